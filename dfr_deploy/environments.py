@@ -1,0 +1,94 @@
+"""The deployment environments and the settings each one runs with.
+
+An environment is a list of compose layers, a settings file (config/<env>.env, not secret,
+rendered by copier) and a secrets folder (.docker/<env>/, one env file per consumer, ignored by
+git). Variables from the process environment win over the settings file, as in compose.
+"""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from . import ROOT
+from .errors import DfrError
+
+LAYERS = {
+    "devel": ("common.yaml", "devel.yaml"),
+    "staging": ("common.yaml", "server.yaml", "staging.yaml"),
+    "prod": ("common.yaml", "server.yaml", "prod.yaml"),
+}
+ALIASES = {"dev": "devel", "development": "devel", "production": "prod", "stage": "staging"}
+
+
+@dataclass
+class Environment:
+    name: str
+    root: Path = ROOT
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def compose_files(self):
+        return [self.root / layer for layer in LAYERS[self.name]]
+
+    @property
+    def settings_file(self):
+        return self.root / "config" / f"{self.name}.env"
+
+    @property
+    def secrets_dir(self):
+        """.docker/<env>/ unless DFR_SECRETS_DIR says otherwise (tests, secrets on another disk)."""
+        custom = self.overrides.get("DFR_SECRETS_DIR") or os.environ.get("DFR_SECRETS_DIR")
+        return Path(custom) if custom else self.root / ".docker" / self.name
+
+    @property
+    def settings(self):
+        """config/<env>.env, overridden by the process environment and explicit overrides."""
+        values = {k: v for k, v in dotenv_values(self.settings_file).items() if v is not None}
+        values.update(os.environ)
+        values.update(self.overrides)
+        return values
+
+    def get(self, key, default=""):
+        value = self.settings.get(key, "")
+        return value if value != "" else default
+
+    @property
+    def project_name(self):
+        return f"{self.get('PROJECT_NAME', 'dfr')}-{self.name}"
+
+    def image(self, service):
+        return f"{self.get('IMAGE_REGISTRY', 'dfr')}/{service}:{self.get('IMAGE_TAG', self.name)}"
+
+    @property
+    def compose_env(self):
+        """Variables compose needs on top of the settings file (explicit overrides included)."""
+        return {
+            **self.overrides,
+            "COMPOSE_PROJECT_NAME": self.project_name,
+            "DFR_ENV": self.name,
+            "DFR_SECRETS_DIR": str(self.secrets_dir),
+        }
+
+    def urls(self):
+        https_port = self.get("NGINX_HTTPS_PORT", "443")
+        host = self.get("DOMAIN", "localhost")
+        suffix = "" if https_port == "443" else f":{https_port}"
+        urls = {"odoo": f"https://{host}{suffix}/"}
+        if self.name == "devel":
+            address = self.get("PUBLISH_ADDRESS", "127.0.0.1")
+            urls["odoo_direct"] = f"http://{address}:{self.get('ODOO_PUBLISHED_PORT', '8069')}/"
+            urls["postgres"] = f"postgresql://{address}:{self.get('DB_PUBLISHED_PORT', '5433')}/{self.get('DB_NAME', 'dfr')}"
+            urls["debugpy"] = f"{address}:{self.get('DEBUGPY_PUBLISHED_PORT', '5678')}"
+        return urls
+
+
+def resolve(name, root=ROOT, overrides=None):
+    """The Environment called `name` (aliases accepted), or a DfrError listing the valid ones."""
+    key = ALIASES.get((name or "").lower(), (name or "").lower())
+    if key not in LAYERS:
+        raise DfrError(f"unknown environment {name!r}: use one of {', '.join(LAYERS)} (e.g. --env=devel)")
+    env = Environment(key, Path(root), dict(overrides or {}))
+    if not env.settings_file.exists():
+        raise DfrError(f"settings file {env.settings_file} is missing: restore it from the template (copier update) or git")
+    return env
