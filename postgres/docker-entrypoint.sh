@@ -176,6 +176,7 @@ run_init_scripts() {
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
             *.sh)
+                # shellcheck disable=SC1090  # sourcing is the contract
                 if [[ -x $f ]]; then log "running $f"; "$f"
                 else log "sourcing $f"; . "$f"; fi ;;
             *.sql)    log "running $f"; psql_su --dbname="$POSTGRES_DB" -f "$f" ;;
@@ -249,7 +250,7 @@ main() {
         prepare_dirs_as_root
         # Re-run this script as postgres (setpriv: util-linux, no gosu needed).
         export HOME=/var/lib/postgresql
-        exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+        exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
     fi
 
     mkdir -p "$PGDATA"

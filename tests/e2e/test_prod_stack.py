@@ -37,15 +37,15 @@ def test_websocket_goes_to_the_gevent_port_with_workers(prod):
     status, headers, echo = websocket_handshake(https, host=f"localhost:{https}")
     assert status == 101, headers
     assert echo == b"hello farmer registry"
-    # the stand-in, like Odoo with workers, refuses websockets on the main port: so 101 above
-    # proves nginx sent it to 8072
+    # like Odoo with workers, the main port cannot bind a websocket (500): so the 101 above
+    # proves nginx sent it to the gevent port 8072
     odoo = prod.container("odoo")
     code = docker_out("exec", odoo, "python3", "-c",
                       "import http.client as h; c=h.HTTPConnection('127.0.0.1',8069,timeout=5); "
                       "c.request('GET','/websocket',headers={'Upgrade':'websocket','Connection':'Upgrade',"
                       "'Sec-WebSocket-Key':'dGhlIHNhbXBsZSBub25jZQ==','Sec-WebSocket-Version':'13','Origin':'http://x'}); "
                       "print(c.getresponse().status)").strip()
-    assert code == "400"
+    assert code == "500"
 
 
 def test_only_nginx_publishes_ports(prod):
