@@ -2,7 +2,7 @@
 INVOKE ?= .venv/bin/invoke
 BACKUP_FILE ?=
 
-.PHONY: help setup test build_odoo build_postgres build_nginx build_all_images \
+.PHONY: help setup test render_config build_odoo build_postgres build_nginx build_all_images \
 	deploy_dev deploy_staging deploy_production stop_dev stop_staging stop_production \
 	logs_dev logs_staging logs_production status_dev status_staging status_production
 
@@ -14,6 +14,10 @@ setup:
 
 test:
 	.venv/bin/pytest
+
+# Re-render this repository's own config/*.env from the template (see tests/fixtures/self-answers.yml).
+render_config:
+	.venv/bin/python tests/render_self_config.py
 
 build_odoo:
 	$(INVOKE) img-build --service=odoo

@@ -54,6 +54,8 @@ def compose(env):
     command = compose_base()["--project-directory", str(env.root), "--env-file", str(env.settings_file)]
     for layer in env.compose_files:
         command = command["-f", str(layer)]
+    if env.bundled_db:
+        command = command["--profile", "bundled-db"]
     return command.with_env(**env.compose_env)
 
 

@@ -57,6 +57,16 @@ class Environment:
     def project_name(self):
         return f"{self.get('PROJECT_NAME', 'dfr')}-{self.name}"
 
+    @property
+    def bundled_db(self):
+        """True unless DB_HOST names an external PostgreSQL server."""
+        return self.get("DB_HOST", "db") == "db"
+
+    @property
+    def services(self):
+        """The compose services this environment runs (db only with the bundled database)."""
+        return ("db", "odoo", "nginx") if self.bundled_db else ("odoo", "nginx")
+
     def image(self, service):
         return f"{self.get('IMAGE_REGISTRY', 'dfr')}/{service}:{self.get('IMAGE_TAG', self.name)}"
 

@@ -10,7 +10,7 @@ from .docker import check_engine, docker, image_exists, legacy_build_env
 from .errors import DfrError
 from .progress import elapsed, say, step
 
-SERVICES = ("postgres", "odoo", "nginx")
+SERVICES = ("postgres", "odoo", "nginx", "backup")
 ARCHIVES = (".tar.gz", ".tgz", ".tar.xz", ".tar", ".zip")
 
 

@@ -5,8 +5,8 @@ Development secrets are generated on first use; staging and production secrets m
 """
 import os
 import secrets as random_source
-
-from dotenv import dotenv_values
+import sys
+from pathlib import Path
 
 from .errors import DfrError
 
@@ -21,7 +21,12 @@ REQUIRED = {
 
 def generate(env):
     """Write missing secret files with strong random values; never overwrite an existing file."""
-    folder = env.secrets_dir
+    return generate_into(env.secrets_dir, env.name)
+
+
+def generate_into(folder, env_name):
+    """generate() for a folder. Standard library only: copier runs it right after a copy."""
+    folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     db_password = random_source.token_urlsafe(32)
@@ -41,7 +46,7 @@ def generate(env):
             continue
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(f"# Secrets for the {name[:-4]} container ({env.name}). Keep a copy in your password store.\n")
+            handle.write(f"# Secrets for the {name[:-4]} container ({env_name}). Keep a copy in your password store.\n")
             handle.writelines(f"{key}={value}\n" for key, value in values.items())
         written.append(path)
     return written
@@ -49,6 +54,8 @@ def generate(env):
 
 def check(env):
     """Raise a DfrError naming the file and variable when a secret is missing or weak."""
+    from dotenv import dotenv_values  # here, so generate_into() needs only the standard library
+
     folder = env.secrets_dir
     values = {}
     for name, keys in REQUIRED.items():
@@ -74,3 +81,15 @@ def ensure(env):
         for path in generate(env):
             print(f"generated development secrets in {path}")
     check(env)
+
+
+if __name__ == "__main__":
+    # `python -m dfr_deploy.secrets generate devel staging prod` (copier's post-copy task).
+    if len(sys.argv) < 3 or sys.argv[1] != "generate":
+        sys.exit("usage: python -m dfr_deploy.secrets generate ENV [ENV ...]")
+    for name in sys.argv[2:]:
+        try:
+            for path in generate_into(Path(".docker") / name, name):
+                print(f"generated {path} (mode 0600)")
+        except DfrError as error:
+            sys.exit(f"error: {error}")

@@ -45,7 +45,7 @@ def wait_healthy(env, timeout=900, interval=2.0):
             say(f"  {elapsed(started):>6}  {summary or 'no containers yet'}")
             last = summary
         by_service = {s["service"]: s for s in state}
-        if all(by_service.get(name, {}).get("health") == "healthy" for name in SERVICES):
+        if all(by_service.get(name, {}).get("health") == "healthy" for name in env.services):
             return
         for name, s in by_service.items():
             if s["state"] in ("exited", "dead") or s["health"] == "unhealthy":
@@ -112,8 +112,8 @@ def status(env):
         state = services_state(env)
     except (ProcessExecutionError, ProcessTimedOut):
         raise DfrError(f"cannot read the state of {env.project_name} from docker compose") from None
-    healthy = bool(state) and all(s["health"] == "healthy" for s in state if s["service"] in SERVICES) \
-        and {s["service"] for s in state} >= set(SERVICES)
+    healthy = bool(state) and all(s["health"] == "healthy" for s in state if s["service"] in env.services) \
+        and {s["service"] for s in state} >= set(env.services)
     return {"environment": env.name, "project": env.project_name, "healthy": healthy,
             "services": state, "urls": env.urls()}
 

@@ -20,6 +20,8 @@ def rendered(name, tmp_path, **overrides):
     command = [COMPOSE, "--project-directory", str(env.root), "--env-file", str(env.settings_file)]
     for layer in env.compose_files:
         command += ["-f", str(layer)]
+    if env.bundled_db:
+        command += ["--profile", "bundled-db"]
     clean = {k: v for k, v in os.environ.items() if k not in env.settings}
     result = subprocess.run(command + ["config", "--format", "json"], capture_output=True, text=True,
                             env={**clean, **env.compose_env, **overrides})

@@ -1,4 +1,5 @@
 import pytest
+from dotenv import dotenv_values
 
 from dfr_deploy import environments
 from dfr_deploy.errors import DfrError
@@ -23,15 +24,16 @@ def test_layers_are_common_plus_environment(root):
         assert all(p.exists() for p in environments.resolve(name).compose_files)
 
 
-def test_process_environment_and_overrides_win_over_settings_file(monkeypatch):
+def test_process_environment_and_overrides_win_over_settings_file(monkeypatch, root):
     env = environments.resolve("prod")
-    assert env.get("WORKERS") == "4"  # from config/prod.env
+    monkeypatch.delenv("WORKERS", raising=False)
+    assert env.get("WORKERS") == dotenv_values(root / "config/prod.env")["WORKERS"]
     monkeypatch.setenv("WORKERS", "7")
     assert env.get("WORKERS") == "7"
     env = environments.resolve("prod", overrides={"WORKERS": "9", "PROJECT_NAME": "dfr-ke"})
     assert env.get("WORKERS") == "9"
     assert env.project_name == "dfr-ke-prod"
-    assert env.image("odoo") == "dfr/odoo:0.1.0"
+    assert env.image("odoo") == f"dfr/odoo:{(root / 'VERSION').read_text().strip()}"
 
 
 def test_project_names_differ_per_environment():

@@ -1,0 +1,159 @@
+"""`invoke backup`: a logical backup set of one environment.
+
+Order matters: the database is dumped first, the filestore archived after, because Odoo's
+filestore is content-addressed and only garbage-collected for files no row references, so a
+filestore copied after the dump is a superset of what the dump references. Then every
+attachment the dump references is checked in the archive (present, same SHA-1), the manifest
+gets a SHA-256 per file, and only then is the set published by one rename.
+"""
+import json
+import time
+
+from ..errors import DfrError
+from ..progress import elapsed, say, step
+from . import crypto, lock, manifest, offsite, publish, retention_task, settings
+from .tools import BACKUPS, ODOO_DATA, Tools, human
+
+METHOD = "logical"
+
+
+def stack_facts(tools, db):
+    """Server version, database size and collation, installed modules (None if not Odoo)."""
+    row = json.loads(tools.psql(
+        "SELECT json_build_object('server_version', current_setting('server_version'),"
+        " 'server_version_num', current_setting('server_version_num')::int,"
+        " 'db_size', pg_database_size(current_database()),"
+        " 'collate', datcollate, 'ctype', datctype,"
+        " 'odoo', to_regclass('public.ir_module_module') IS NOT NULL)"
+        " FROM pg_database WHERE datname = current_database()", db=db,
+        what=f"reading database {db}"))
+    modules = None
+    if row["odoo"]:
+        modules = json.loads(tools.psql(
+            "SELECT coalesce(json_object_agg(name, latest_version ORDER BY name), '{}')"
+            " FROM ir_module_module WHERE state = 'installed'", db=db, what="reading installed modules"))
+    row["modules"] = modules
+    return row
+
+
+def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_missing=False):
+    """Make, verify and publish one set; returns its folder."""
+    tools = Tools(env)
+    folder = tools.backup_dir
+    db = settings.db_name(env)
+    jobs = settings.jobs(env, jobs)
+    level = settings.zstd_level(env)
+    keys, key_files = crypto.recipients(env) if encrypt else ([], [])
+    encrypting = bool(keys or key_files)
+    remote = offsite.remote(env) if copy_offsite else ""
+    total = 5 + encrypting + bool(remote) + bool(prune)
+    started_clock = time.monotonic()
+    tools.check_image()
+    with lock.held(folder, "backup", env.name):
+        from . import restore  # a restore killed half-way is put right before anything else
+        restore.recover(env, tools)
+        for leftover in publish.leftovers(folder):
+            say(f"removing the unfinished set {leftover.name} left by an interrupted run")
+            publish.discard(leftover, tools.remove)
+        started = manifest.now()
+        name = f"{env.project_name}-{started:%Y%m%dT%H%M%SZ}"
+        tmp = publish.temp_dir(folder, name)
+        sealed = None
+        try:
+            with step(1, total, f"checking {env.project_name}"):
+                tools.db_container()
+                release = tools.odoo_release()
+                facts = stack_facts(tools, db)
+                say(f"      database {db}: {human(facts['db_size'])}, PostgreSQL {facts['server_version'].split()[0]}, "
+                    f"Odoo {release['version']}")
+            with step(2, total, f"dumping database {db} (pg_dump -Fd -j{jobs}, zstd -{level})"):
+                dumped = tools.helper("pg_dump", "dump", "--out", f"{BACKUPS}/{tmp.name}/db", "--jobs", str(jobs),
+                                      "--level", str(level), "--owner", tools.owner, db,
+                                      what="pg_dump", watch=tmp, db=True)
+                say(f"      {dumped['tables']} tables, {human(dumped['raw_bytes'])} before compression")
+            with step(3, total, "archiving the filestore (after the dump)"):
+                archived = tools.helper("filestore", "filestore", "--src", f"{ODOO_DATA}/filestore/{db}",
+                                        "--out", f"{BACKUPS}/{tmp.name}/filestore.tar.zst",
+                                        "--level", str(level), "--threads", str(jobs), "--owner", tools.owner,
+                                        what="archiving the filestore", watch=tmp, odoo_data="ro")
+                say(f"      {archived['files']} files")
+            with step(4, total, "checking every attachment of the dump against the filestore archive"):
+                checked = tools.helper("verify", "verify", "--dump", f"{BACKUPS}/{tmp.name}/db",
+                                       "--filestore", f"{BACKUPS}/{tmp.name}/filestore.tar.zst",
+                                       what="verifying the set")
+                bad = checked["missing"] + checked["mismatched"]
+                if bad and not allow_missing:
+                    raise DfrError(
+                        f"{len(checked['missing'])} attachment(s) missing and {len(checked['mismatched'])} with a "
+                        f"wrong SHA-1 in the filestore (first: {bad[0]}); nothing was published - check "
+                        f"{ODOO_DATA}/filestore/{db} in the odoo container, or rerun with --allow-missing to "
+                        "publish a set that records them")
+                say(f"      {checked['checked']} attachments referenced, all present with their SHA-1"
+                    if not bad else f"      WARNING: {len(bad)} attachments missing or wrong (recorded)")
+            with step(5, total, "writing the manifest, fsync, verify, publish"):
+                finished = manifest.now()
+                data = manifest.new(METHOD, env, started)
+                data.update({
+                    "odoo_dump": "1", "db_name": db, "version": release["version"],
+                    "version_info": release["version_info"], "major_version": release["major_version"],
+                    "pg_version": facts["server_version"].split()[0], "modules": facts["modules"] or {},
+                    "finished_at": manifest.iso(finished),
+                    "duration_seconds": round(time.monotonic() - started_clock, 1),
+                    "database": {"name": db, "size_bytes": facts["db_size"], "dump_bytes": dumped["raw_bytes"],
+                                 "format": "pg_dump directory, data files zstd", "jobs": jobs,
+                                 "zstd_level": level, "collate": facts["collate"], "ctype": facts["ctype"]},
+                    "filestore": {"files": archived["files"], "attachments_checked": checked["checked"],
+                                  "missing": checked["missing"], "mismatched": checked["mismatched"]},
+                    "encrypted": None, "verified": True,
+                })
+                data["files"] = manifest.hash_files(tmp, jobs)
+                data["size_bytes"] = sum(f["size"] for f in data["files"].values())
+                data["filestore"]["bytes"] = data["files"]["filestore.tar.zst"]["size"]
+                manifest.write(tmp, data)
+                if not encrypting:
+                    publish.publish(tmp, folder / name, jobs)
+                    final = folder / name
+            if encrypting:
+                with step(6, total, f"encrypting to {len(keys) + len(key_files)} age recipient(s)"):
+                    sealed = publish.temp_dir(folder, name + "-age")
+                    args = ["encrypt", "--src", f"{BACKUPS}/{tmp.name}", "--out", f"{BACKUPS}/{sealed.name}/set.tar.age",
+                            "--owner", tools.owner]
+                    mounts = []
+                    for key in keys:
+                        args += ["--recipient", key]
+                    for number, path in enumerate(key_files):
+                        mounts.append(f"{path}:{crypto.CONTAINER_DIR}/recipients{number}:ro")
+                        args += ["--recipients-file", f"{crypto.CONTAINER_DIR}/recipients{number}"]
+                    tools.helper("age", *args, what="encrypting the set", watch=sealed, extra_mounts=mounts)
+                    outer = {k: v for k, v in data.items() if k not in ("files",)}
+                    outer["encrypted"] = {"tool": "age", "recipients": keys + [str(p) for p in key_files],
+                                          "content": data["files"]}
+                    outer["files"] = manifest.hash_files(sealed, jobs)
+                    outer["size_bytes"] = outer["files"]["set.tar.age"]["size"]
+                    manifest.write(sealed, outer)
+                    publish.publish(sealed, folder / name, jobs)
+                    final = folder / name
+                    publish.discard(tmp, tools.remove)
+        except BaseException:
+            for path in (tmp, sealed):
+                if path is not None:
+                    try:
+                        publish.discard(path, tools.remove)
+                    except Exception as error:  # the original failure matters more
+                        say(f"could not remove {path}: {error}")
+            tools.close()
+            raise
+        number = 6 + encrypting
+        say(f"published {final} ({human(data['size_bytes'] if not encrypting else outer['size_bytes'])}, "
+            f"{elapsed(started_clock)})")
+        try:
+            if remote:
+                with step(number, total, f"offsite copy to {remote}"):
+                    offsite.copy(env, tools, final)
+                number += 1
+            if prune:
+                with step(number, total, "retention"):
+                    retention_task.prune(env, tools=tools, locked=True)
+        finally:
+            tools.close()
+    return final
