@@ -102,7 +102,7 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                     "database": {"name": db, "size_bytes": facts["db_size"], "dump_bytes": dumped["raw_bytes"],
                                  "format": "pg_dump directory, data files zstd", "jobs": jobs,
                                  "zstd_level": level, "collate": facts["collate"], "ctype": facts["ctype"]},
-                    "filestore": {"files": archived["files"], "attachments_checked": checked["checked"],
+                    "filestore": {"files": archived["files"], "raw_bytes": archived.get("bytes", 0), "attachments_checked": checked["checked"],
                                   "missing": checked["missing"], "mismatched": checked["mismatched"]},
                     "encrypted": None, "verified": True,
                 })

@@ -13,11 +13,11 @@ from .conftest import compose_config, copy_template
 
 COUNTRIES = {
     "ke": {"country_code": "ke", "country_name": "Kenya", "domain_prod": "dfr.kilimo.go.ke",
-           "prod_cpus": 8, "prod_memory_gb": 32, "languages": "en_US,sw_KE", "timezone": "Africa/Nairobi"},
+           "prod_cpu_cores": 8, "prod_memory_gb": 32, "languages": "en_US,sw_KE", "timezone": "Africa/Nairobi"},
     "sn": {"country_code": "sn", "country_name": "Sénégal", "domain_prod": "rnea.agriculture.gouv.sn",
-           "prod_cpus": 2, "prod_memory_gb": 4, "languages": "fr_FR"},
+           "prod_cpu_cores": 2, "prod_memory_gb": 4, "languages": "fr_FR"},
     "gh": {"country_code": "gh", "country_name": "Ghana", "db_host": "pg.mofa.gov.gh", "db_port": 6432,
-           "db_name": "dfr_gh", "prod_cpus": 16, "prod_memory_gb": 64},
+           "db_name": "dfr_gh", "prod_cpu_cores": 16, "prod_memory_gb": 64},
 }
 
 
