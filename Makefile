@@ -54,3 +54,13 @@ status_staging:
 	$(INVOKE) status --env=staging
 status_production:
 	$(INVOKE) status --env=prod
+
+# Backups (see backup/README.md): a verified set of production; a restore into staging.
+.PHONY: backup_db_prod restore_db_staging backups_prod
+backup_db_prod:
+	$(INVOKE) backup --env=prod
+backups_prod:
+	$(INVOKE) backups --env=prod
+restore_db_staging:
+	@test -n "$(BACKUP_FILE)" || { echo "usage: make restore_db_staging BACKUP_FILE=<set folder, Odoo zip or pg_dump file>"; exit 2; }
+	$(INVOKE) restore --env=staging --file="$(BACKUP_FILE)"

@@ -124,3 +124,85 @@ def status_(c, env, json_=False):
     """Services, health, images and URLs of an environment."""
     report = stack.status(environments.resolve(env))
     print(json.dumps(report, indent=2) if json_ else stack.format_status(report))
+
+
+# ------------------------------------------------------------------------------------ backups
+# (imported here so the tasks above do not depend on the backup package)
+from dfr_deploy.backup import listing as backup_listing  # noqa: E402
+from dfr_deploy.backup import logical as backup_logical  # noqa: E402
+from dfr_deploy.backup import odoo_zip as backup_odoo_zip  # noqa: E402
+from dfr_deploy.backup import restore as backup_restore  # noqa: E402
+from dfr_deploy.backup import retention_task as backup_retention  # noqa: E402
+
+
+@task(help={
+    "env": ENV_HELP,
+    "jobs": "parallel pg_dump/zstd jobs (default BACKUP_JOBS, else the number of CPUs up to 8)",
+    "no_encrypt": "do not encrypt even if BACKUP_AGE_RECIPIENTS is set",
+    "no_offsite": "do not copy to BACKUP_RCLONE_REMOTE even if it is set",
+    "prune": "apply the retention (BACKUP_KEEP_DAILY/WEEKLY/MONTHLY) after a good backup",
+    "allow_missing": "publish even if attachments are missing from the filestore (they are recorded)",
+})
+@one_line_errors
+def backup(c, env, jobs=None, no_encrypt=False, no_offsite=False, prune=False, allow_missing=False):
+    """Back up the database and filestore of an environment into a verified set."""
+    backup_logical.backup(environments.resolve(env), jobs=jobs, encrypt=not no_encrypt,
+                          copy_offsite=not no_offsite, prune=prune, allow_missing=allow_missing)
+
+
+@task(name="backups", help={
+    "env": ENV_HELP,
+    "verify": "check every file's SHA-256 (default: presence and size only)",
+    "json_": "machine-readable JSON output",
+})
+@one_line_errors
+def backups_(c, env, verify=False, json_=False):
+    """List the backup sets of an environment: time, size, duration, verified, copies."""
+    report = backup_listing.report(environments.resolve(env), full=verify)
+    print(backup_listing.as_json(report) if json_ else backup_listing.format_report(report))
+
+
+@task(help={
+    "env": ENV_HELP,
+    "file": "the backup: a set folder (name or path), an Odoo zip, or a pg_dump file (custom or SQL)",
+    "identity": "age identity file for an encrypted set (default BACKUP_AGE_IDENTITY)",
+    "no_neutralize": "keep mail servers, crons, uuid and secret of the copy (default: neutralized outside prod)",
+    "force": "needed to restore into prod",
+    "confirm": "the database name, instead of typing it at the prompt (prod only)",
+    "drop_previous": "drop the replaced database once the restore succeeded (default: keep it until the next restore)",
+    "jobs": "parallel pg_restore jobs (default BACKUP_JOBS, else the number of CPUs up to 8)",
+    "timeout": "seconds to wait for Odoo to be healthy on the restored database (default 300)",
+})
+@one_line_errors
+def restore(c, env, file, identity=None, no_neutralize=False, force=False, confirm=None, drop_previous=False,
+            jobs=None, timeout=300):
+    """Restore a backup into an environment; the replaced database is kept and comes back on failure."""
+    backup_restore.restore(environments.resolve(env), file, identity=identity,
+                           neutralize_copy=False if no_neutralize else None, force=force, confirm=confirm,
+                           drop_previous=drop_previous, jobs=jobs, timeout=int(timeout))
+
+
+@task(name="backup-export", help={
+    "env": ENV_HELP,
+    "set_": "the set: folder name (see `invoke backups`) or path",
+    "format_": "export format: odoo-zip (accepted by `odoo db load` and Odoo's database manager)",
+    "output": "file to write (default BACKUP_DIR/exports/<set>.zip)",
+    "identity": "age identity file for an encrypted set",
+})
+@one_line_errors
+def backup_export(c, env, set_, format_="odoo-zip", output=None, identity=None):
+    """Write a backup set in another format (Odoo's zip)."""
+    backup_odoo_zip.export(environments.resolve(env), set_, fmt=format_, output=output, identity=identity)
+
+
+@task(name="backup-prune", help={
+    "env": ENV_HELP,
+    "dry_run": "only show what would be removed",
+    "daily": "daily sets to keep (default BACKUP_KEEP_DAILY, else 7)",
+    "weekly": "weekly sets to keep (default BACKUP_KEEP_WEEKLY, else 5)",
+    "monthly": "monthly sets to keep (default BACKUP_KEEP_MONTHLY, else 12)",
+})
+@one_line_errors
+def backup_prune(c, env, dry_run=False, daily=None, weekly=None, monthly=None):
+    """Remove old backup sets (grandfather-father-son); never the newest verified one."""
+    backup_retention.prune(environments.resolve(env), dry_run=dry_run, daily=daily, weekly=weekly, monthly=monthly)

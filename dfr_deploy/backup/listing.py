@@ -43,7 +43,7 @@ def sets(folder, full=False, jobs=2):
     """Every set folder under BACKUP_DIR (hidden/temporary names skipped), oldest first."""
     entries = []
     for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
-        if path.name.startswith(".") or not path.is_dir():
+        if path.name.startswith(".") or path.name == "exports" or not path.is_dir():
             continue
         entry = Entry(path.name, path)
         try:

@@ -127,7 +127,7 @@ class Tools:
 
     # ------------------------------------------------------------------ running
     def command(self, step, args, db=False, odoo_data=None, input_dir=None, extra_mounts=(),
-                network=None):
+                network=None, pg_options=()):
         """`docker run --rm` of the tools image with the mounts a step needs."""
         cmd = docker()["run", "--rm", "-i", "--label", f"dfr.backup.project={self.project}",
                        "--label", f"dfr.backup.step={step}", "-v", f"{self.backup_dir}:{BACKUPS}"]
@@ -145,6 +145,7 @@ class Tools:
             cmd = cmd["-v", f"{input_dir}:{INPUT}:ro"]
         for mount in extra_mounts:
             cmd = cmd["-v", mount]
+        cmd = cmd[list(pg_options)] if pg_options else cmd
         return cmd[self.image][args]
 
     def run(self, step, args, what, stdin=None, watch=None, timeout=None, **mounts):

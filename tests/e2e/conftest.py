@@ -56,7 +56,7 @@ def test_images(engine):
 class Stack:
     """One environment deployed under a unique project name, with throwaway secrets."""
 
-    def __init__(self, name, tmp_path, **overrides):
+    def __init__(self, name, tmp_path, root=ROOT, **overrides):
         project = f"dfrt{random_source.token_hex(3)}"
         self.ports = {
             "NGINX_HTTP_PORT": free_port(8080 if name == "devel" else None),
@@ -74,7 +74,7 @@ class Stack:
             "POSTGRES_SHARED_BUFFERS": "128MB", "POSTGRES_EFFECTIVE_CACHE_SIZE": "256MB",
             **{k: str(v) for k, v in self.ports.items()}, **overrides,
         }
-        self.env = environments.resolve(name, overrides=values)
+        self.env = environments.resolve(name, root=root, overrides=values)
         secrets.generate(self.env)  # throwaway strong secrets, as `invoke secrets` makes them
 
     def compose(self, *args, timeout=300, retcode=0):
@@ -116,8 +116,8 @@ class Stack:
 def make_stack(test_images, tmp_path_factory):
     made = []
 
-    def factory(name, **overrides):
-        s = Stack(name, tmp_path_factory.mktemp(name), **overrides)
+    def factory(name, root=ROOT, **overrides):
+        s = Stack(name, tmp_path_factory.mktemp(name), root=root, **overrides)
         made.append(s)
         return s
 

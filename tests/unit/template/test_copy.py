@@ -9,7 +9,7 @@ from dotenv import dotenv_values
 
 from dfr_deploy import environments, secrets
 
-from .conftest import compose_config, copy_template
+from tests.template_helpers import compose_config, copy_template, need_compose  # noqa: F401 (fixture)
 
 COUNTRIES = {
     "ke": {"country_code": "ke", "country_name": "Kenya", "domain_prod": "dfr.kilimo.go.ke",

@@ -7,7 +7,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
-from .conftest import BASE_ANSWERS
+from tests.template_helpers import BASE_ANSWERS
 
 GIT = ["git", "-c", "user.name=DFR test", "-c", "user.email=dfr@example.org", "-c", "init.defaultBranch=main"]
 

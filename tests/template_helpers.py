@@ -1,4 +1,5 @@
-"""Copier helpers: copy the template (this working tree) with answers, and read the result."""
+"""Copier helpers for the tests: copy the template (this working tree) with answers, and read
+the result."""
 import os
 import shutil
 import subprocess

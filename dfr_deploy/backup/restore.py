@@ -1,0 +1,430 @@
+"""`invoke restore`: replace an environment's database and filestore from a backup, without
+ever losing the ones being replaced.
+
+1. Check everything before touching anything: the backup's checksums and manifest, Odoo's
+   major version against the stack's, PostgreSQL's against the server's, free disk.
+2. Restore into a new side database and side filestore folder (stop-on-error, exit codes
+   checked); check every attachment row has its file; neutralize the copy outside production.
+3. Swap, with a journal on disk: stop Odoo, rename the live database aside and the side one
+   into place in ONE transaction, move the filestore folders, start Odoo, wait until healthy.
+   Any failure - or a kill, reboot or power cut, found by the journal on the next run - puts
+   the previous database and filestore back.
+4. The previous copy stays (and is listed) until --drop-previous or the next good restore.
+"""
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
+
+from ..docker import compose, docker
+from ..errors import DfrError
+from ..progress import elapsed, say, step
+from . import crypto, formats, lock, manifest, publish, settings
+from .tools import BACKUPS, INPUT, ODOO_DATA, Tools, human
+
+JOURNAL = ".restore-journal.json"
+FILESTORE = f"{ODOO_DATA}/filestore"
+
+
+def _checkpoint(name):
+    """Failure injection for the fault tests (DFR_TEST_KILL_AT=<checkpoint>): die like a power cut."""
+    if os.environ.get("DFR_TEST_KILL_AT") == name:
+        say(f"DFR_TEST_KILL_AT={name}: killing this process now")
+        sys.stdout.flush()
+        os.kill(os.getpid(), 9)
+
+
+# ----------------------------------------------------------------------------- journal
+def journal_path(tools):
+    return tools.backup_dir / JOURNAL
+
+
+def write_journal(tools, data):
+    path = journal_path(tools)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    publish.fsync_path(path.parent)
+
+
+def database_exists(tools, name):
+    return tools.psql("SELECT count(*) FROM pg_database WHERE datname = :'name'", variables={"name": name},
+                      what="looking up a database") == "1"
+
+
+def terminate(tools, *names):
+    for name in names:
+        tools.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   " WHERE datname = :'name' AND pid <> pg_backend_pid()", variables={"name": name},
+                   what=f"closing the sessions of {name}")
+
+
+def move_folder(tools, src, dst, missing_ok=True):
+    args = ["move", f"{FILESTORE}/{src}", f"{FILESTORE}/{dst}"] + (["--missing-ok"] if missing_ok else [])
+    return tools.helper("fs-move", *args, what=f"moving filestore {src} to {dst}", odoo_data="rw")
+
+
+def drop_copy(tools, name):
+    """Drop a database and its filestore folder (side copies and old previous copies only)."""
+    terminate(tools, name)
+    tools.psql('DROP DATABASE IF EXISTS :"name"', variables={"name": name}, what=f"dropping {name}")
+    tools.helper("fs-remove", "remove", "--root", FILESTORE, f"{FILESTORE}/{name}", what=f"removing filestore {name}",
+                 odoo_data="rw")
+
+
+def recover(env, tools):
+    """Finish what an interrupted restore left: put the previous database back (or forget a
+    restore that had completed). Called under the lock by every backup operation."""
+    path = journal_path(tools)
+    if not path.exists():
+        return False
+    state = json.loads(path.read_text())
+    if state.get("phase") == "done":
+        path.unlink()
+        return False
+    db, side, previous = state["db"], state["side"], state["previous"]
+    say(f"a restore of {env.name} was interrupted ({state.get('phase')}): putting the previous database back")
+    stop_odoo(env)
+    if database_exists(tools, previous):
+        terminate(tools, db, previous)
+        renames = ""
+        if database_exists(tools, db):
+            renames += 'ALTER DATABASE :"db" RENAME TO :"side";\n'
+        renames += 'ALTER DATABASE :"previous" RENAME TO :"db";\n'
+        tools.psql(f"BEGIN;\n{renames}COMMIT;", variables={"db": db, "side": side, "previous": previous},
+                   what="renaming the previous database back")
+    # filestore: previous folder back under the live name (the restored one goes back to side)
+    exists = _filestore_exists(tools, previous)
+    if exists:
+        move_folder(tools, db, side, missing_ok=True)
+        move_folder(tools, previous, db, missing_ok=False)
+    if state.get("odoo_running", True):
+        start_odoo(env, timeout=int(state.get("timeout", 300)), check=False)
+    try:
+        drop_copy(tools, side)
+    except DfrError as error:
+        say(f"could not remove the side copy {side}: {error}")
+    path.unlink()
+    say(f"the previous database {db} and its filestore are back in place")
+    return True
+
+
+def _filestore_exists(tools, name):
+    code = tools.command("fs-exists", ["test", "-d", f"{FILESTORE}/{name}"], odoo_data="rw").run(
+        retcode=None, timeout=120)[0]
+    return code == 0
+
+
+# ----------------------------------------------------------------------------- odoo
+def odoo_container(env):
+    out = compose(env)["ps", "--all", "-q", "odoo"].run(retcode=None, timeout=60)[1].strip()
+    return out.splitlines()[-1] if out else ""
+
+
+def odoo_running(env):
+    cid = odoo_container(env)
+    return bool(cid) and docker()["inspect", "-f", "{{.State.Running}}", cid].run(
+        retcode=None, timeout=60)[1].strip() == "true"
+
+
+def stop_odoo(env):
+    try:
+        compose(env)["stop", "--timeout", "30", "odoo"].run(timeout=120)
+    except (ProcessExecutionError, ProcessTimedOut):
+        raise DfrError(f"cannot stop Odoo of {env.name}: see `invoke status --env={env.name}`") from None
+
+
+def start_odoo(env, timeout=300, check=True):
+    """Start Odoo and wait (bounded) until its health check passes."""
+    try:
+        compose(env)["up", "--detach", "--no-deps", "odoo"].run(timeout=300)
+    except (ProcessExecutionError, ProcessTimedOut):
+        if check:
+            raise DfrError(f"cannot start Odoo of {env.name}") from None
+        return False
+    started = time.monotonic()
+    cid = odoo_container(env)
+    while True:
+        state = docker()["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                         cid].run(retcode=None, timeout=60)[1].split()
+        if state[-1:] == ["healthy"]:
+            return True
+        if state[:1] in (["exited"], ["dead"]) or state[-1:] == ["unhealthy"]:
+            if check:
+                raise DfrError(f"Odoo of {env.name} is {state[-1]} on the restored database")
+            return False
+        if time.monotonic() - started > timeout:
+            if check:
+                raise DfrError(f"Odoo of {env.name} was not healthy within {timeout} s on the restored database")
+            return False
+        time.sleep(2)
+
+
+def neutralize(env, side):
+    """`odoo neutralize -d SIDE` in a one-off Odoo container; exit code read with docker wait."""
+    out = compose(env)["run", "--detach", "--no-deps", "odoo", "odoo", "neutralize", "-d", side].run(timeout=300)[1]
+    cid = out.strip().splitlines()[-1]
+    try:
+        code = int(docker()["wait", cid].run(timeout=600)[1].strip())
+        logs = docker()["logs", cid].run(retcode=None, timeout=60)
+    finally:
+        docker()["rm", "-f", cid].run(retcode=None, timeout=60)
+    if code != 0:
+        lines = [l for l in (logs[1] + logs[2]).splitlines() if l.strip()]
+        raise DfrError(f"odoo neutralize failed on the restored copy (exit {code}): {lines[-1] if lines else ''}; "
+                       "the live database was not touched")
+
+
+# ----------------------------------------------------------------------------- restore
+def _in_container(tools, path):
+    """(path as seen in the tools container, mounts) for a file or folder given by the user."""
+    path = Path(path).resolve()
+    try:
+        return f"{BACKUPS}/{path.relative_to(tools.backup_dir.resolve())}", None
+    except ValueError:
+        return f"{INPUT}/{path.name}", str(path.parent)
+
+
+def preflight(env, tools, source, db, identity):
+    """Everything that can be known before changing anything; returns (source, scratch)."""
+    scratch = None
+    if source.kind == "encrypted-set":
+        identity = crypto.identity_file(identity)
+        scratch = publish.temp_dir(tools.backup_dir, "restore")
+        inner_path, input_dir = _in_container(tools, source.path / "set.tar.age")
+        try:
+            tools.helper("age-decrypt", "decrypt", "--file", inner_path, "--identity", "/run/dfr/age/identity",
+                         "--dest", f"{BACKUPS}/{scratch.name}/set", "--owner", tools.owner,
+                         what="decrypting the set", input_dir=input_dir, watch=scratch,
+                         extra_mounts=[f"{identity}:/run/dfr/age/identity:ro"])
+        except DfrError as error:
+            publish.discard(scratch, tools.remove)
+            if "no identity matched" in str(error) or "incorrect" in str(error).lower():
+                raise DfrError(f"the age identity {identity} cannot decrypt {source.path.name} (wrong key): "
+                               "give the identity matching one of its recipients; nothing was changed") from None
+            raise
+        inner = formats.detect(scratch / "set")
+        source = formats.Source("set", inner.path, inner.manifest, inner.pg_version, inner.major_version)
+    return source, scratch
+
+
+def check_versions(env, tools, source):
+    release = tools.odoo_release()
+    if source.major_version and str(source.major_version) != str(release["major_version"]):
+        raise DfrError(f"the backup is from Odoo {source.major_version} but {env.name} runs Odoo "
+                       f"{release['major_version']}: restore it into a stack of the same Odoo major version "
+                       "(or migrate it first); nothing was changed")
+    server = json.loads(tools.psql("SELECT json_build_object('v', current_setting('server_version_num')::int)",
+                                   what="reading the server version"))["v"] // 10000
+    made = formats.pg_major(source.pg_version)
+    if made and made > server:
+        raise DfrError(f"the backup was made by PostgreSQL {made}, newer than {env.name}'s server ({server}): "
+                       "restore it into a server of that major or newer; nothing was changed")
+    return release
+
+
+def check_disk(env, tools, source, needs_scratch):
+    data = source.manifest or {}
+    db_bytes = (data.get("database") or {}).get("size_bytes")
+    fs_bytes = (data.get("filestore") or {}).get("raw_bytes")
+    if db_bytes is None or fs_bytes is None:
+        size = source.path.stat().st_size if source.path.is_file() else sum(
+            p.stat().st_size for p in source.path.rglob("*") if p.is_file())
+        db_bytes = db_bytes or size * 3
+        fs_bytes = fs_bytes or size
+    free = tools.helper("df", "df", "/pgdata", ODOO_DATA, BACKUPS, what="checking free disk space",
+                        odoo_data="ro", extra_mounts=[f"{tools.project}_postgres_data:/pgdata:ro"])
+    needs = [("/pgdata", "the database volume", int(db_bytes * 1.2) + (64 << 20)),
+             (ODOO_DATA, "the filestore volume", int(fs_bytes * 1.05) + (16 << 20))]
+    if needs_scratch:
+        needs.append((BACKUPS, f"the backup folder {tools.backup_dir}",
+                      int((data.get("database") or {}).get("dump_bytes", 0))))
+    for where, label, need in needs:
+        if free[where]["free"] < need:
+            raise DfrError(f"not enough free disk on {label}: {human(free[where]['free'])} free, about "
+                           f"{human(need)} needed for the restored copy next to the current one; free some "
+                           "space (e.g. `invoke restore ... --drop-previous` drops the previous copy); nothing was changed")
+
+
+def load_side(env, tools, source, side, jobs, collate):
+    """Create the side database (owned by the application role) and load the backup into it."""
+    tools.psql('CREATE DATABASE :"side" OWNER :"owner" TEMPLATE template0 ENCODING \'UTF8\''
+               ' LC_COLLATE :\'collate\' LC_CTYPE :\'ctype\'',
+               variables={"side": side, "owner": settings.db_user(env), "collate": collate[0], "ctype": collate[1]},
+               what=f"creating the side database {side}")
+    pg_options = ["-e", "PGOPTIONS=-c maintenance_work_mem="
+                  + env.get("BACKUP_RESTORE_MAINTENANCE_WORK_MEM", "256MB") + " -c synchronous_commit=off"]
+    path, input_dir = _in_container(tools, source.path)
+    if source.kind == "set":
+        tools.run(
+            "pg_restore", ["dfr-backup-helper", "restore-db", "--dump", f"{path}/db", "--scratch",
+                           f"{BACKUPS}/.tmp-restore-scratch-{os.getpid()}", "--jobs", str(jobs), side],
+            what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
+    elif source.kind in ("pg-custom", "pg-directory"):
+        tools.run("pg_restore", ["dfr-backup-helper", "restore-custom", "--file", path, "--jobs", str(jobs), side],
+                  what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
+    elif source.kind == "pg-sql":
+        tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, side],
+                  what="psql (stop on error) into the side database", db=True, input_dir=input_dir,
+                  pg_options=pg_options)
+    elif source.kind == "odoo-zip":
+        tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, "--zip-member", "dump.sql", side],
+                  what="loading dump.sql (stop on error) into the side database", db=True, input_dir=input_dir,
+                  pg_options=pg_options)
+    # Filestore into filestore/<side>, next to the live one.
+    if source.kind == "set":
+        tools.helper("fs-restore", "restore-filestore", "--archive", f"{path}/filestore.tar.zst",
+                     "--dest", f"{FILESTORE}/{side}", what="unpacking the filestore", odoo_data="rw",
+                     input_dir=input_dir)
+    elif source.kind == "odoo-zip":
+        tools.helper("fs-restore", "restore-filestore", "--archive", path, "--dest", f"{FILESTORE}/{side}",
+                     what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
+
+
+def check_side(tools, side):
+    """Every attachment row of the restored copy has its file in the side filestore."""
+    present = tools.psql("SELECT to_regclass('public.ir_attachment') IS NOT NULL", db=side,
+                         what="reading the restored copy")
+    if present != "t":
+        return 0
+    names = tools.psql("SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL", db=side,
+                       what="reading the restored attachments")
+    result = tools.helper("fs-check", "check-files", "--root", f"{FILESTORE}/{side}", stdin=names + "\n",
+                          what="checking the restored filestore", odoo_data="ro")
+    if result["missing"]:
+        raise DfrError(f"{len(result['missing'])} attachment file(s) of the backup are missing from its filestore "
+                       f"(first: {result['missing'][0]}); nothing was changed - use another backup")
+    return len([n for n in names.splitlines() if n])
+
+
+def new_identity(tools, side):
+    """A copy gets a new database.uuid and database.secret (as Odoo does for duplicates)."""
+    if tools.psql("SELECT to_regclass('public.ir_config_parameter') IS NOT NULL", db=side, what="probe") != "t":
+        return
+    tools.psql("UPDATE ir_config_parameter SET value = gen_random_uuid()::text"
+               " WHERE key IN ('database.uuid', 'database.secret');"
+               "UPDATE ir_config_parameter SET value = to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+               " WHERE key = 'database.create_date';", db=side, what="giving the copy a new uuid and secret")
+
+
+def confirm_production(env, db, confirm):
+    if confirm is None:
+        if not sys.stdin.isatty():
+            raise DfrError("restoring into production needs the database name typed at the prompt "
+                           f"(or --confirm={db} in scripts)")
+        confirm = input(f"This replaces the PRODUCTION database '{db}' of {env.project_name}. "
+                        "Type the database name to go on: ").strip()
+    if confirm != db:
+        raise DfrError(f"confirmation {confirm!r} is not the database name {db!r}: nothing was changed")
+
+
+def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm=None, drop_previous=False,
+            jobs=None, timeout=300):
+    file = resolve_file(env, file)
+    tools = Tools(env)
+    db = settings.db_name(env)
+    production = env.name == "prod"
+    neutralize_copy = (not production) if neutralize_copy is None else neutralize_copy
+    if production and not force:
+        raise DfrError("restoring into production replaces the live registry: add --force (you will be asked "
+                       "to type the database name)")
+    identity = identity or env.get("BACKUP_AGE_IDENTITY", "") or None
+    jobs = settings.jobs(env, jobs)
+    tools.check_image()
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
+    side, previous = f"{db}_restore_{stamp}", f"{db}_prev_{stamp}"
+    total = 6
+    began = time.monotonic()
+    with lock.held(tools.backup_dir, "restore", env.name):
+        scratch = None
+        try:
+            recover(env, tools)
+            with step(1, total, f"checking {file}"):
+                source = formats.detect(file, jobs)
+                source, scratch = preflight(env, tools, source, db, identity)
+                say(f"      {source.description}" + (f", Odoo {source.major_version}" if source.major_version else "")
+                    + (f", PostgreSQL {source.pg_version}" if source.pg_version else "") + ": intact")
+            with step(2, total, f"checking {env.project_name} (versions, free disk)"):
+                tools.db_container()
+                check_versions(env, tools, source)
+                check_disk(env, tools, source, source.kind == "set")
+                collate = json.loads(tools.psql(
+                    "SELECT coalesce((SELECT json_build_array(datcollate, datctype) FROM pg_database"
+                    " WHERE datname = :'db'), '[\"C.UTF-8\", \"C.UTF-8\"]')", variables={"db": db},
+                    what="reading the collation"))
+            if production:
+                confirm_production(env, db, confirm)
+            try:
+                with step(3, total, f"restoring into the side database {side} (the live one is untouched)"):
+                    load_side(env, tools, source, side, jobs, collate)
+                    count = check_side(tools, side)
+                    say(f"      {count} attachments, every file present")
+                with step(4, total, "neutralizing the copy, new uuid and secret" if neutralize_copy
+                          else "keeping the copy as is (--no-neutralize / production)"):
+                    if neutralize_copy:
+                        neutralize(env, side)
+                        new_identity(tools, side)
+            except BaseException:
+                say(f"removing the side copy {side}; the live database was not touched")
+                try:
+                    drop_copy(tools, side)
+                except Exception as error:
+                    say(f"could not remove {side}: {error}")
+                raise
+        finally:
+            if scratch is not None:
+                publish.discard(scratch, tools.remove)
+        with step(5, total, f"swapping {side} in for {db} (previous kept as {previous})"):
+            was_running = odoo_running(env)
+            write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "swapping",
+                                  "odoo_running": True, "timeout": timeout})
+            try:
+                stop_odoo(env)
+                terminate(tools, db, side)
+                tools.psql('BEGIN;\nALTER DATABASE :"db" RENAME TO :"previous";\n'
+                           'ALTER DATABASE :"side" RENAME TO :"db";\nCOMMIT;',
+                           variables={"db": db, "side": side, "previous": previous},
+                           what="renaming the databases")
+                move_folder(tools, db, previous, missing_ok=True)
+                move_folder(tools, side, db, missing_ok=True)
+                _checkpoint("after-rename")
+                write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "starting",
+                                      "odoo_running": True, "timeout": timeout})
+                start_odoo(env, timeout=timeout)
+                write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "done"})
+            except BaseException:
+                say("the swap failed: putting the previous database back")
+                recover(env, tools)
+                raise
+            journal_path(tools).unlink()
+        with step(6, total, "cleaning up previous copies"):
+            for old in older_previous(tools, db, keep=None if drop_previous else previous):
+                say(f"      dropping {old}")
+                drop_copy(tools, old)
+        tools.close()
+    say(f"restored {source.path.name} into {db} of {env.project_name} in {elapsed(began)}"
+        + ("" if drop_previous else f"; the previous database is kept as {previous}"))
+    return previous
+
+
+def older_previous(tools, db, keep):
+    names = tools.psql("SELECT datname FROM pg_database WHERE datname LIKE :'pattern' ORDER BY datname",
+                       variables={"pattern": f"{db}\\_prev\\_%"}, what="listing previous copies")
+    return [n for n in names.splitlines() if n and n != keep]
+
+
+def resolve_file(env, name):
+    """A path, or the name of a set in the environment's BACKUP_DIR."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path.resolve()
+    candidate = settings.backup_dir(env) / name
+    return candidate if candidate.exists() else path

@@ -1,0 +1,99 @@
+"""Issue 4, tests 1 and 2: a backup of prod restored into staging is equal, neutralized and a new
+identity; Odoo's own zip is imported, and an exported zip loads back with `odoo db load`."""
+import json
+
+import pytest
+
+from dfr_deploy.backup import listing, logical, manifest, odoo_zip, restore
+
+from .backup_helpers import config_params, db_fingerprint, filestore_fingerprint, invoke, seed, sets_of
+
+
+@pytest.fixture(scope="module")
+def prod(make_stack, tmp_path_factory):
+    s = make_stack("prod", BACKUP_DIR=str(tmp_path_factory.mktemp("prod-backups")), BACKUP_JOBS="2")
+    s.deploy()
+    seed(s)
+    return s
+
+
+@pytest.fixture(scope="module")
+def staging(make_stack, tmp_path_factory, test_images):
+    s = make_stack("staging", IMAGE_TAG="prod", BACKUP_DIR=str(tmp_path_factory.mktemp("staging-backups")))
+    s.deploy()
+    seed(s, rows=10, files=2, marker="staging-before")
+    return s
+
+
+@pytest.fixture(scope="module")
+def prod_set(prod):
+    result = invoke(prod, "backup")
+    assert result.returncode == 0, result.stderr
+    sets = sets_of(prod)
+    assert len(sets) == 1
+    return sets[0]
+
+
+def test_backup_set_is_complete_and_verified(prod, prod_set):
+    data = manifest.verify(prod_set)
+    for key in ("odoo_dump", "db_name", "version", "major_version", "pg_version", "modules"):
+        assert key in data
+    assert data["major_version"] == "18.0" and data["db_name"] == "dfr" and "base" in data["modules"]
+    assert data["tool"]["name"] == "dfr-deploy" and data["started_at"] < data["finished_at"]
+    assert data["filestore"]["attachments_checked"] == 12 and not data["filestore"]["missing"]
+    assert "filestore.tar.zst" in data["files"] and "db/toc.dat" in data["files"]
+    assert any(name.endswith(".dat.zst") for name in data["files"])
+    # owner-only permissions
+    for path in prod_set.rglob("*"):
+        assert path.stat().st_mode & 0o077 == 0, path
+    rep = listing.report(prod.env, full=True)
+    assert [e.name for e in rep["sets"]] == [prod_set.name] and rep["sets"][0].verified
+
+
+def test_round_trip_prod_to_staging(prod, staging, prod_set):
+    before_params = config_params(staging)
+    prod_params = config_params(prod)
+    result = invoke(staging, "restore", f"--file={prod_set}")
+    assert result.returncode == 0, result.stderr
+    assert db_fingerprint(staging) == db_fingerprint(prod)
+    assert filestore_fingerprint(staging) == filestore_fingerprint(prod)
+    params = config_params(staging)
+    assert params["database.is_neutralized"] == "true"
+    assert params["database.uuid"] != prod_params["database.uuid"]
+    assert params["database.secret"] != prod_params["database.secret"]
+    assert staging.exec_db("SELECT bool_or(active) FROM ir_cron") == "f"
+    # the previous staging database is kept and listed
+    previous = listing.previous_databases(staging.env)
+    assert len(previous) == 1
+    assert staging.exec_db("SELECT value FROM dfr_marker", db=previous[0]["name"]) == "staging-before"
+    assert before_params["database.uuid"] == config_params(staging, db=previous[0]["name"])["database.uuid"]
+
+
+def test_odoo_zip_import_and_export(prod, staging, prod_set, tmp_path):
+    # Odoo's own zip, made by `odoo db dump` in the prod stack, restored into staging
+    code, logs = prod.run_once("odoo", "odoo", "db", "-c", "/run/odoo/odoo.conf", "dump", "dfr", "/var/lib/odoo/dfr.zip")
+    assert code == 0, logs
+    cid = prod.compose("run", "--detach", "--no-deps", "--entrypoint", "sleep", "odoo", "60")[1].strip().splitlines()[-1]
+    try:
+        from dfr_deploy.docker import docker
+        docker()["cp", f"{cid}:/var/lib/odoo/dfr.zip", str(tmp_path / "dfr.zip")].run(timeout=120)
+    finally:
+        docker()["rm", "-f", cid].run(retcode=None)
+    result = invoke(staging, "restore", f"--file={tmp_path / 'dfr.zip'}", "--drop-previous")
+    assert result.returncode == 0, result.stderr
+    assert db_fingerprint(staging) == db_fingerprint(prod)
+    assert filestore_fingerprint(staging) == filestore_fingerprint(prod)
+    assert listing.previous_databases(staging.env) == []
+    # export our set as an Odoo zip and load it back with `odoo db load`
+    out = odoo_zip.export(prod.env, prod_set.name, output=str(tmp_path / "export.zip"))
+    import zipfile
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        assert names[0] == "dump.sql" and "manifest.json" in names
+        assert json.loads(archive.read("manifest.json"))["major_version"] == "18.0"
+    staging.compose("cp", str(out), "odoo:/var/lib/odoo/export.zip")
+    code, logs = staging.run_once("odoo", "odoo", "db", "-c", "/run/odoo/odoo.conf", "load", "loaded",
+                                  "/var/lib/odoo/export.zip")
+    assert code == 0, logs
+    assert db_fingerprint(staging, db="loaded") == db_fingerprint(prod)
+    assert filestore_fingerprint(staging, db="loaded") == filestore_fingerprint(prod)
