@@ -69,7 +69,7 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
             with step(2, total, f"dumping database {db} (pg_dump -Fd -j{jobs}, zstd -{level})"):
                 dumped = tools.helper("pg_dump", "dump", "--out", f"{BACKUPS}/{tmp.name}/db", "--jobs", str(jobs),
                                       "--level", str(level), "--owner", tools.owner, db,
-                                      what="pg_dump", watch=tmp, db=True)
+                                      what="pg_dump", watch=tmp, db="superuser")
                 say(f"      {dumped['tables']} tables, {human(dumped['raw_bytes'])} before compression")
             with step(3, total, "archiving the filestore (after the dump)"):
                 archived = tools.helper("filestore", "filestore", "--src", f"{ODOO_DATA}/filestore/{db}",

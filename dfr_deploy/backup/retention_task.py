@@ -36,4 +36,6 @@ def prune(env, dry_run=False, tools=None, locked=False, daily=None, weekly=None,
     if locked:
         return apply()
     with lock.held(folder, "backup-prune", env.name):
+        from . import restore  # a restore killed half-way is put right first
+        restore.recover(env, tools)
         return apply()

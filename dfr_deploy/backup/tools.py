@@ -105,19 +105,28 @@ class Tools:
         return cid
 
     # ------------------------------------------------------------------ secrets
+    def superuser(self):
+        return self.env.get("POSTGRES_USER", "postgres")
+
     def pgpass(self):
-        """A private PGPASSFILE for the application role (host temp folder, 0700/0600)."""
+        """A private PGPASSFILE (host temp folder, 0700/0600) for the superuser, who dumps (it
+        can read every object, whoever owns it), and the application role, which restores (so
+        it owns everything it loads, as Odoo expects)."""
         if self._pgpass_dir is None:
-            password = dotenv_values(self.env.secrets_dir / "odoo.env").get("DB_PASSWORD") or ""
-            if not password:
-                raise DfrError(f"DB_PASSWORD is missing in {self.env.secrets_dir / 'odoo.env'}: "
-                               f"run `invoke secrets --env={self.env.name}` or restore the file")
+            lines = []
+            for file, key, role in (("db.env", "POSTGRES_PASSWORD", self.superuser()),
+                                    ("odoo.env", "DB_PASSWORD", settings.db_user(self.env))):
+                password = dotenv_values(self.env.secrets_dir / file).get(key) or ""
+                if not password:
+                    raise DfrError(f"{key} is missing in {self.env.secrets_dir / file}: "
+                                   f"run `invoke secrets --env={self.env.name}` or restore the file")
+                escaped = password.replace("\\", "\\\\").replace(":", "\\:")
+                lines.append(f"db:5432:*:{role}:{escaped}\n")
             self._pgpass_dir = Path(tempfile.mkdtemp(prefix="dfr-pgpass-"))
-            escaped = password.replace("\\", "\\\\").replace(":", "\\:")
             path = self._pgpass_dir / "pgpass"
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
-                handle.write(f"db:5432:*:{settings.db_user(self.env)}:{escaped}\n")
+                handle.writelines(lines)
         return self._pgpass_dir / "pgpass"
 
     def close(self):
@@ -132,8 +141,9 @@ class Tools:
         cmd = docker()["run", "--rm", "-i", "--label", f"dfr.backup.project={self.project}",
                        "--label", f"dfr.backup.step={step}", "-v", f"{self.backup_dir}:{BACKUPS}"]
         if db:
+            role = self.superuser() if db == "superuser" else settings.db_user(self.env)
             cmd = cmd["--network", self.network, "-e", "PGHOST=db", "-e", "PGPORT=5432",
-                      "-e", f"PGUSER={settings.db_user(self.env)}", "-e", f"PGPASSFILE={PGPASS}",
+                      "-e", f"PGUSER={role}", "-e", f"PGPASSFILE={PGPASS}",
                       "-e", "PGAPPNAME=dfr-backup", "-v", f"{self.pgpass()}:{PGPASS}:ro"]
         elif network:
             cmd = cmd["--network", network]

@@ -16,7 +16,9 @@ TABLES = ("dfr_farmer", "dfr_plot", "dfr_household")
 
 def seed(stack, rows=2000, files=12, marker="original"):
     """Rows in several tables, and attachments uploaded through Odoo (stand-in) into the filestore."""
+    # As the application role, like Odoo's own tables.
     stack.exec_db(
+        "SET ROLE odoo;"
         "CREATE TABLE IF NOT EXISTS dfr_farmer (id serial PRIMARY KEY, name text, national_id text UNIQUE, born date);"
         "CREATE TABLE IF NOT EXISTS dfr_plot (id serial PRIMARY KEY, farmer_id int REFERENCES dfr_farmer(id),"
         " area numeric(10,2), geo text);"

@@ -91,6 +91,7 @@ def test_odoo_zip_import_and_export(prod, staging, prod_set, tmp_path):
         names = archive.namelist()
         assert names[0] == "dump.sql" and "manifest.json" in names
         assert json.loads(archive.read("manifest.json"))["major_version"] == "18.0"
+    out.chmod(0o644)  # written owner-only (0600); Odoo runs as uid 1000
     staging.compose("cp", str(out), "odoo:/var/lib/odoo/export.zip")
     code, logs = staging.run_once("odoo", "odoo", "db", "-c", "/run/odoo/odoo.conf", "load", "loaded",
                                   "/var/lib/odoo/export.zip")

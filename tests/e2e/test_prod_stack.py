@@ -90,3 +90,10 @@ def test_production_refuses_a_default_password(prod):
     code, logs = prod.run_once("odoo", environment={"ODOO_ADMIN_PASSWD": "admin"})
     assert code == 78
     assert "ODOO_ADMIN_PASSWD is missing or a default value" in logs
+
+
+def test_wkhtmltopdf_renders_a_pdf_headless(prod):
+    """Odoo prints reports with wkhtmltopdf: it must work in the final image as uid 1000."""
+    out = docker_out("exec", prod.container("odoo"), "sh", "-c",
+                     "cd /tmp && echo '<h1>Farmer 42</h1>' > r.html && wkhtmltopdf -q r.html r.pdf && head -c 5 r.pdf")
+    assert out.startswith("%PDF-")
