@@ -13,6 +13,7 @@ Works on a throwaway copy of the project and a throwaway compose project; remove
 import argparse
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,12 @@ def copy_project(target):
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
 
 
 def timed(function, *args, **kwargs):
@@ -60,8 +67,9 @@ def main():
         copy_project(project)
         overrides = {"IMAGE_REGISTRY": "dfr-bench", "IMAGE_TAG": "devel", "ODOO_SOURCE": args.odoo_source,
                      "PROJECT_NAME": f"dfrbench{secrets.token_hex(2)}", "DFR_SECRETS_DIR": str(Path(tmp) / "secrets"),
-                     "NGINX_HTTP_PORT": "0", "NGINX_HTTPS_PORT": "0", "ODOO_PUBLISHED_PORT": "0",
-                     "DB_PUBLISHED_PORT": "0", "DEBUGPY_PUBLISHED_PORT": "0", "HEALTH_INTERVAL": "2s"}
+                     "HEALTH_INTERVAL": "2s",
+                     **{key: free_port() for key in ("NGINX_HTTP_PORT", "NGINX_HTTPS_PORT", "ODOO_PUBLISHED_PORT",
+                                                     "DB_PUBLISHED_PORT", "DEBUGPY_PUBLISHED_PORT")}}
         env = environments.resolve("devel", root=project, overrides=overrides)
         cold = {}
         for service in images.SERVICES:
@@ -76,8 +84,10 @@ def main():
         images.build(env, ("odoo",))  # warm cache with the addon present
         (addon / "__init__.py").write_text("# edited\n")
         rebuild = timed(images.build, env, ("odoo",))
-        deploy = timed(stack.deploy, env, timeout=600)
-        compose(env)["down", "--volumes", "--remove-orphans"].run(retcode=None)
+        try:
+            deploy = timed(stack.deploy, env, timeout=600)
+        finally:
+            compose(env)["down", "--volumes", "--remove-orphans"].run(retcode=None)
         for service in images.SERVICES:
             rows.append((service, size(env.image(service)), cold.get(service)))
     print("\n== DFR image benchmark ==")

@@ -71,6 +71,20 @@ class Environment:
         return f"{self.get('IMAGE_REGISTRY', 'dfr')}/{service}:{self.get('IMAGE_TAG', self.name)}"
 
     @property
+    def volumes_file(self):
+        """Local state written by point-in-time recovery: which volume holds the live cluster."""
+        return self.secrets_dir / "volumes.env"
+
+    @property
+    def postgres_volume(self):
+        """The docker volume of the live cluster: POSTGRES_DATA_VOLUME (set by a point-in-time
+        restore in volumes.env, or by hand), else compose's default `<project>_postgres_data`."""
+        chosen = self.get("POSTGRES_DATA_VOLUME", "")
+        if not chosen and self.volumes_file.exists():
+            chosen = dotenv_values(self.volumes_file).get("POSTGRES_DATA_VOLUME") or ""
+        return chosen or f"{self.project_name}_postgres_data"
+
+    @property
     def compose_env(self):
         """Variables compose needs on top of the settings file (explicit overrides included)."""
         return {
@@ -78,6 +92,7 @@ class Environment:
             "COMPOSE_PROJECT_NAME": self.project_name,
             "DFR_ENV": self.name,
             "DFR_SECRETS_DIR": str(self.secrets_dir),
+            "POSTGRES_DATA_VOLUME": self.postgres_volume,
         }
 
     def urls(self):

@@ -207,7 +207,7 @@ def preflight(env, tools, source, db, identity):
                          extra_mounts=[f"{identity}:/run/dfr/age/identity:ro"])
         except DfrError as error:
             publish.discard(scratch, tools.remove)
-            if "no identity matched" in str(error) or "incorrect" in str(error).lower():
+            if "no identity matched" in str(error):
                 raise DfrError(f"the age identity {identity} cannot decrypt {source.path.name} (wrong key): "
                                "give the identity matching one of its recipients; nothing was changed") from None
             raise

@@ -170,7 +170,10 @@ class Tools:
                 raise DfrError(f"{what} did not finish within {timeout} s; nothing was published") from None
         if code != 0:
             lines = [l for l in (err or "").strip().splitlines() if l.strip()]
-            reason = "; ".join(lines[-3:]) if lines else f"exit status {code}"
+            # the helper's own summary line names the cause; the tool's last lines explain it
+            mine = [l for l in lines if l.startswith("dfr-backup-helper: ")]
+            others = [l for l in lines if not l.startswith("dfr-backup-helper: ")]
+            reason = "; ".join(mine[-1:] + others[-2:]) if lines else f"exit status {code}"
             if code == 137 and not lines:
                 reason = "the tool was killed (out of memory, or stopped)"
             raise DfrError(f"{what} failed: {reason}")
