@@ -206,3 +206,17 @@ def backup_export(c, env, set_, format_="odoo-zip", output=None, identity=None):
 def backup_prune(c, env, dry_run=False, daily=None, weekly=None, monthly=None):
     """Remove old backup sets (grandfather-father-son); never the newest verified one."""
     backup_retention.prune(environments.resolve(env), dry_run=dry_run, daily=daily, weekly=weekly, monthly=monthly)
+
+
+# ------------------------------------------------------------------------ point-in-time recovery
+from dfr_deploy.backup import wal as backup_wal  # noqa: E402
+
+
+@task(name="wal-status", help={
+    "env": ENV_HELP,
+    "json_": "machine-readable JSON output",
+})
+@one_line_errors
+def wal_status(c, env, json_=False):
+    """The WAL archive: last archived segment and its age, failures, size, oldest segment still needed."""
+    print(backup_wal.run_status(environments.resolve(env), json_=json_))

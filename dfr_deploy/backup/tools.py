@@ -56,8 +56,10 @@ def ticker(path, label, every=10.0):
 
     def tick():
         while not stop.wait(every):
-            size = tree_size(path) if path and Path(path).exists() else 0
-            say(f"      {label}: {human(size)} written, {elapsed(started)} elapsed")
+            if path and Path(path).exists():
+                say(f"      {label}: {human(tree_size(path))} written, {elapsed(started)} elapsed")
+            else:
+                say(f"      {label}: {elapsed(started)} elapsed")
 
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()

@@ -215,3 +215,27 @@ def test_database_down(stack, good_set, intact_after_db_down=None):
     assert [p.name for p in sets_of(stack)] == sets
     assert not list(Tools(stack.env).backup_dir.glob(".tmp-*"))
     assert db_fingerprint(stack) == before
+
+
+def test_offsite_copy_to_a_local_remote_is_checked_and_listed(stack, good_set, tmp_path):
+    remote = tmp_path / "offsite"
+    result = invoke(stack, "backup", extra_env={"BACKUP_RCLONE_REMOTE": str(remote)})
+    assert result.returncode == 0, result.stderr
+    newest = sets_of(stack)[-1]
+    copied = remote / newest.name
+    assert sorted(p.relative_to(copied).as_posix() for p in copied.rglob("*") if p.is_file()) == \
+        sorted(manifest.load(newest)["files"]) + ["manifest.json"]
+    listed = invoke(stack, "backups")
+    assert f"copied to: {remote}" in listed.stdout
+
+
+def test_retention_dry_run_then_prune_keeps_the_newest_verified(stack, good_set):
+    names = [p.name for p in sets_of(stack)]
+    assert len(names) >= 3
+    dry = invoke(stack, "backup-prune", "--dry-run", "--daily=1", "--weekly=0", "--monthly=0")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stderr.count("would remove") == len(names) - 1
+    assert [p.name for p in sets_of(stack)] == names
+    result = invoke(stack, "backup-prune", "--daily=1", "--weekly=0", "--monthly=0")
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in sets_of(stack)] == [names[-1]]

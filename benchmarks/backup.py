@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Benchmark `invoke backup` / `invoke restore` against the usual baseline (figures, not pass/fail).
+
+On one throwaway production-like stack (test images: the Odoo stand-in, real PostgreSQL 15),
+filled by generate_backup_data.py (default 1 GB of database, 1 GB of filestore), it runs side
+by side on the same data:
+  baseline backup   pg_dump | gzip  and  tar czf filestore
+  baseline restore  gunzip | psql   and  tar xzf filestore   (into a new database/folder)
+  ours              invoke backup   and  invoke restore (checks, side database, swap, Odoo up)
+and prints times, sizes, ratios and where the time goes. Both run in the same backup-tools
+container image on the stack's network, with the same CPU and disk. The stack, its volumes and
+the files are removed at the end.
+
+    .venv/bin/python benchmarks/backup.py [--db-gb=1] [--files-gb=1] [--jobs=2]
+"""
+import argparse
+import secrets
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from dfr_deploy import base_image, environments, images, secrets as dfr_secrets, stack  # noqa: E402
+from dfr_deploy.backup import logical, restore, settings  # noqa: E402
+from dfr_deploy.backup import tools as tools_mod  # noqa: E402
+from dfr_deploy.docker import compose, image_exists  # noqa: E402
+import generate_backup_data  # noqa: E402
+
+REGISTRY = "dfr-test"   # the stand-in images the tests build; never the product's names
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+class StepTimes:
+    """Record how long each progress step of our backup/restore takes."""
+
+    def __init__(self):
+        self.times = []
+
+    @contextmanager
+    def patch(self, module):
+        original = module.step
+
+        @contextmanager
+        def timed(number, total, title):
+            started = time.monotonic()
+            with original(number, total, title) as value:
+                yield value
+            self.times.append((title, time.monotonic() - started))
+
+        module.step = timed
+        try:
+            yield
+        finally:
+            module.step = original
+
+
+def timed(function, *args, **kwargs):
+    started = time.monotonic()
+    result = function(*args, **kwargs)
+    return time.monotonic() - started, result
+
+
+def baseline_backup(tools, out, db):
+    """pg_dump | gzip > db.sql.gz ; tar czf filestore.tar.gz (plain, as generic scripts do)."""
+    times = {}
+    times["pg_dump | gzip"], _ = timed(tools.run, "baseline", [
+        "bash", "-c", 'set -o pipefail; pg_dump --no-password "$1" | gzip > "$2"', "sh", db,
+        f"{tools_mod.BACKUPS}/{out.name}/db.sql.gz"], what="baseline pg_dump | gzip", db="superuser")
+    times["tar czf filestore"], _ = timed(tools.run, "baseline", [
+        "tar", "-C", f"{tools_mod.ODOO_DATA}/filestore", "-czf", f"{tools_mod.BACKUPS}/{out.name}/filestore.tar.gz",
+        db], what="baseline tar czf", odoo_data="ro")
+    return times
+
+
+def baseline_restore(tools, out, db):
+    target = "bench_baseline"
+    tools.psql('CREATE DATABASE :"t" OWNER :"o" TEMPLATE template0', variables={"t": target, "o": "odoo"})
+    times = {}
+    times["gunzip | psql"], _ = timed(tools.run, "baseline", [
+        "bash", "-c", 'set -o pipefail; gunzip -c "$1" | psql -q -X --no-password -d "$2" >/dev/null', "sh",
+        f"{tools_mod.BACKUPS}/{out.name}/db.sql.gz", target], what="baseline gunzip | psql", db=True)
+    times["tar xzf filestore"], _ = timed(tools.run, "baseline", [
+        "sh", "-c", 'mkdir -p "$2" && tar -C "$2" -xzf "$1"', "sh",
+        f"{tools_mod.BACKUPS}/{out.name}/filestore.tar.gz", f"{tools_mod.ODOO_DATA}/filestore/{target}"],
+        what="baseline tar xzf", odoo_data="rw")
+    restore.drop_copy(tools, target)
+    return times
+
+
+def size_of(path):
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db-gb", type=float, default=1.0)
+    parser.add_argument("--files-gb", type=float, default=1.0)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="dfr-bench-backup-"))
+    overrides = {
+        "PROJECT_NAME": f"dfrbench{secrets.token_hex(3)}", "IMAGE_REGISTRY": REGISTRY, "IMAGE_TAG": "prod",
+        "PUBLISH_ADDRESS": "127.0.0.1", "NGINX_HTTP_PORT": free_port(), "NGINX_HTTPS_PORT": free_port(),
+        "DFR_SECRETS_DIR": str(work / "secrets"), "BACKUP_DIR": str(work / "backups"),
+        "BACKUP_JOBS": str(args.jobs), "DB_CPUS": "2", "DB_MEMORY": "3g", "ODOO_CPUS": "1", "ODOO_MEMORY": "1g",
+        "POSTGRES_SHARED_BUFFERS": "512MB", "POSTGRES_MAINTENANCE_WORK_MEM": "256MB", "POSTGRES_MAX_WAL_SIZE": "4GB",
+        "HEALTH_INTERVAL": "2s",
+    }
+    env = environments.resolve("prod", overrides=overrides)
+    try:
+        base_image.ensure()
+        missing = [s for s in images.SERVICES if not image_exists(env.image(s))]
+        if missing:
+            images.build(environments.resolve("prod", overrides={**overrides, "ODOO_SOURCE": str(
+                ROOT / "tests/fixtures/odoo-standin")}), missing)
+        dfr_secrets.generate(env)
+        stack.deploy(env, timeout=600)
+        gen_time, _ = timed(generate_backup_data.generate, env, args.db_gb, args.files_gb)
+        tools = tools_mod.Tools(env)
+        db = settings.db_name(env)
+        db_size = int(tools.psql("SELECT pg_database_size(current_database())", db=db))
+        print(f"\ndata generated in {gen_time:.0f} s; database {db_size / 1e9:.2f} GB\n", flush=True)
+
+        base = work / "backups" / "baseline"
+        base.mkdir(parents=True)
+        b_backup = baseline_backup(tools, base, db)
+        b_size = size_of(base)
+
+        ours_steps = StepTimes()
+        with ours_steps.patch(logical):
+            o_backup_time, set_path = timed(logical.backup, env, jobs=args.jobs, encrypt=False, copy_offsite=False)
+        o_size = size_of(set_path)
+
+        b_restore = baseline_restore(tools, base, db)
+        restore_steps = StepTimes()
+        with restore_steps.patch(restore):
+            o_restore_time, _ = timed(restore.restore, env, str(set_path), force=True, confirm=db,
+                                      drop_previous=True, jobs=args.jobs)
+        tools.close()
+
+        b_backup_time, b_restore_time = sum(b_backup.values()), sum(b_restore.values())
+        print("\n================ backup benchmark ================")
+        print(f"data: database {db_size / 1e9:.2f} GB, filestore {args.files_gb:.2f} GiB; jobs {args.jobs}")
+        print(f"{'':28}{'baseline':>12}{'ours':>12}{'ratio':>8}  target")
+        print(f"{'backup time (s)':28}{b_backup_time:12.1f}{o_backup_time:12.1f}{o_backup_time / b_backup_time:8.2f}  <= 0.30")
+        print(f"{'restore time (s)':28}{b_restore_time:12.1f}{o_restore_time:12.1f}{o_restore_time / b_restore_time:8.2f}  <= 0.75")
+        print(f"{'size (MB)':28}{b_size / 1e6:12.1f}{o_size / 1e6:12.1f}{o_size / b_size:8.2f}  <= 1.00")
+        print("\nwhere the time goes")
+        for label, values in (("baseline backup", b_backup.items()), ("ours backup", ours_steps.times),
+                              ("baseline restore", b_restore.items()), ("ours restore", restore_steps.times)):
+            print(f"  {label}:")
+            for title, seconds in values:
+                print(f"    {seconds:8.1f} s  {title}")
+    finally:
+        compose(env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=600)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

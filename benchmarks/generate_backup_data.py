@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Fill a running DFR stack with registry-like data for the backup benchmark.
+
+Database: farmers, plots and households made with generate_series in SQL (text, numbers,
+dates, jsonb, with primary keys, a unique and secondary indexes - index builds are what
+dominates restores). Filestore: files written straight into the odoo_data volume by one
+container (about 70% random bytes like photos and PDFs, 30% compressible text), each with its
+ir_attachment row and SHA-1, exactly as Odoo stores them.
+
+    .venv/bin/python benchmarks/generate_backup_data.py --env=prod --db-gb=1 --files-gb=1
+"""
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dfr_deploy import environments  # noqa: E402
+from dfr_deploy.backup import settings  # noqa: E402
+from dfr_deploy.backup.tools import Tools  # noqa: E402
+from dfr_deploy.docker import docker  # noqa: E402
+
+# ~215 bytes a farmer row with its plot and household share: rows per GB of table + index data
+FARMERS_PER_GB = 2_600_000
+
+SQL = """
+SET ROLE :"owner";
+SET synchronous_commit = off;
+CREATE TABLE bench_farmer (id bigint PRIMARY KEY, national_id text NOT NULL, name text NOT NULL,
+    village text, born date, phone text, notes text, created timestamptz DEFAULT now());
+INSERT INTO bench_farmer SELECT g, 'NID-' || lpad(g::text, 10, '0'),
+    'Farmer ' || substr(md5(g::text), 1, 10) || ' ' || substr(md5((g * 7)::text), 1, 8),
+    'Village ' || (g % 5000), date '1950-01-01' + (g % 20000), '+2547' || lpad((g % 100000000)::text, 8, '0'),
+    repeat(substr(md5((g * 13)::text), 1, 16) || ' ', 4)
+    FROM generate_series(1, :farmers) g;
+CREATE UNIQUE INDEX bench_farmer_nid ON bench_farmer (national_id);
+CREATE INDEX bench_farmer_village ON bench_farmer (village);
+CREATE TABLE bench_plot (id bigint PRIMARY KEY, farmer_id bigint REFERENCES bench_farmer (id),
+    area numeric(12,2), crop text, geo text);
+INSERT INTO bench_plot SELECT g, g, (g % 1000) / 7.0, (ARRAY['maize','beans','tea','coffee','rice'])[1 + g % 5],
+    'POINT(' || (g % 360) || ' ' || (g % 180) || ')' FROM generate_series(1, :farmers) g;
+CREATE INDEX bench_plot_farmer ON bench_plot (farmer_id);
+CREATE TABLE bench_household (id bigint PRIMARY KEY, head bigint REFERENCES bench_farmer (id), members jsonb);
+INSERT INTO bench_household SELECT g, g, jsonb_build_object('size', g % 9, 'children', g % 5,
+    'livestock', jsonb_build_object('cattle', g % 11, 'goats', g % 7)) FROM generate_series(1, :farmers, 2) g;
+CREATE INDEX bench_household_head ON bench_household (head);
+ANALYZE;
+"""
+
+# Runs in the backup-tools container with the odoo_data volume: writes files, prints COPY rows.
+FILES = r"""
+import hashlib, os, random, sys
+root, total, uid = sys.argv[1], int(sys.argv[2]), 1000
+random.seed(42)
+text = (b"Farmer registration form. Name, national id, village, plot, crop, household. " * 4000)
+written = n = 0
+os.makedirs(root, exist_ok=True)
+while written < total:
+    n += 1
+    size = random.randint(100_000, 1_000_000)
+    data = os.urandom(size) if random.random() < 0.7 else text[:size]
+    sha = hashlib.sha1(data).hexdigest()
+    folder = os.path.join(root, sha[:2])
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, sha)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chown(path, uid, uid); os.chown(folder, uid, uid)
+    written += size
+    print(f"bench{n}.bin\t{sha[:2]}/{sha}\t{sha}\t{size}")
+os.chown(root, uid, uid)
+"""
+
+
+def generate(env, db_gb, files_gb):
+    tools = Tools(env)
+    db = settings.db_name(env)
+    farmers = int(FARMERS_PER_GB * db_gb)
+    print(f"database: {farmers} farmers (+ plots, households) ...", flush=True)
+    tools.psql(SQL, db=db, variables={"farmers": farmers, "owner": settings.db_user(env)},
+               what="generating the database")
+    print(f"filestore: {files_gb} GB of files ...", flush=True)
+    rows = tools.command("bench-files", ["python3", "-c", FILES, f"/var/lib/odoo/filestore/{db}",
+                                         str(int(files_gb * 1024 ** 3))], odoo_data="rw").run(timeout=3600)[1]
+    copy = ("SET ROLE :\"owner\";\nCREATE TEMP TABLE f (name text, store_fname text, checksum text, size int);\n"
+            "COPY f FROM STDIN;\n" + rows + "\\.\n"
+            "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype)"
+            " SELECT name, store_fname, checksum, size, 'application/octet-stream' FROM f;\n")
+    tools.psql(copy, db=db, variables={"owner": settings.db_user(env)}, what="adding the attachment rows")
+    size = tools.psql("SELECT pg_database_size(current_database())", db=db)
+    print(f"done: database {int(size) / 1024 ** 3:.2f} GiB, {len(rows.splitlines())} files")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="devel")
+    parser.add_argument("--db-gb", type=float, default=1.0)
+    parser.add_argument("--files-gb", type=float, default=1.0)
+    args = parser.parse_args()
+    generate(environments.resolve(args.env), args.db_gb, args.files_gb)
+
+
+if __name__ == "__main__":
+    main()

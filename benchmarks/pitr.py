@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Benchmark point-in-time recovery against pgBackRest (figures, not pass/fail).
+
+On one throwaway prod-like stack (the Odoo stand-in; PostgreSQL is the project's image plus
+Debian's pgBackRest, built from benchmarks/pgbackrest/Dockerfile), with generated data (about
+1 GB by default, SQL generate_series):
+
+  * full backup: `invoke backup --method=basebackup` (basebackup.run: pg_basebackup tar + zstd -3
+    with 2 workers, pg_verifybackup, filestore, manifest, publish) against
+    `pgbackrest backup --type=full` (zstd -3, process-max=2) of the same cluster;
+  * point-in-time restore to a time after more writes: recovery into a new volume up to
+    promotion (pitr.recovered: checksums, unpack, replay, checks) against `pgbackrest restore
+    --type=time` into a new volume + starting PostgreSQL on it until it has promoted;
+
+and prints times, sizes and the ratios (target: ours within 1.2x of pgBackRest). Both archive
+the same WAL during the run (archive_command chains dfr-archive-wal and pgbackrest archive-push).
+The page cache is dropped before each measured step when the host allows it.
+"""
+import argparse
+import json
+import secrets as random_source
+import socket
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dfr_deploy import environments, images, secrets, stack  # noqa: E402
+from dfr_deploy.backup import basebackup, manifest, pitr, wal  # noqa: E402
+from dfr_deploy.backup.tools import Tools, human  # noqa: E402
+from dfr_deploy.docker import compose, docker, legacy_build_env  # noqa: E402
+
+REGISTRY, TAG = "dfr-pitrbench", "bench"
+STANDIN = ROOT / "tests" / "fixtures" / "odoo-standin"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+def drop_caches():
+    """Cold cache for every measured step (needs root; silently skipped otherwise)."""
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as handle:
+            handle.write("3\n")
+    except OSError:
+        pass
+
+
+def psql(env, sql, db="dfr"):
+    return compose(env)["exec", "-T", "-u", "postgres", "db", "psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
+                        "-d", db, "-c", sql].run(timeout=3600)[1].strip()
+
+
+def in_db(env, *args, timeout=3600):
+    return compose(env)["exec", "-T", "-u", "postgres", "db", *args].run(timeout=timeout)[1]
+
+
+def build(env):
+    images.build(env)
+    docker()["build", "--pull=false", "-t", env.image("postgres"), "--build-arg",
+             f"PG_IMAGE={env.image('postgres')}", str(ROOT / "benchmarks" / "pgbackrest")].with_env(
+        **legacy_build_env()).run(timeout=1800)
+
+
+def generate(env, rows):
+    """~120 bytes a row + a primary key: 8 M rows is about 1.2 GB on disk."""
+    psql(env, "DROP TABLE IF EXISTS bench_farmer, bench_event")
+    psql(env, f"CREATE TABLE bench_farmer AS SELECT g AS id, md5(g::text) AS national_id,"
+              f" 'Farmer ' || g AS name, (random() * 1e6)::int AS plot_m2,"
+              f" now() - (g || ' s')::interval AS registered, repeat(chr(65 + g % 26), 40) AS notes"
+              f" FROM generate_series(1, {rows}) g")
+    psql(env, "ALTER TABLE bench_farmer ADD PRIMARY KEY (id)")
+    psql(env, "CREATE TABLE bench_event (id bigserial PRIMARY KEY, farmer int, at timestamptz DEFAULT clock_timestamp())")
+    psql(env, "CHECKPOINT", db="postgres")
+    return int(psql(env, "SELECT pg_database_size('dfr')"))
+
+
+def wait_archived(env, timeout=600):
+    segment = psql(env, "SELECT pg_walfile_name(pg_switch_wal())", db="postgres")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if psql(env, "SELECT last_archived_wal >= '%s' FROM pg_stat_archiver" % segment, db="postgres") == "t":
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{segment} not archived within {timeout} s")
+
+
+def pgbackrest_restore(env, target, volume):
+    """pgbackrest restore --type=time into `volume`, then PostgreSQL on it until promoted."""
+    image = env.image("postgres")
+    archive = wal.archive_volume(env)
+    docker()["run", "--rm", "--network", "none", "-v", f"{volume}:/restore", "--entrypoint", "chown", image,
+             "999:999", "/restore"].run(timeout=60)
+    drop_caches()
+    started = time.monotonic()
+    docker()["run", "--rm", "--network", "none", "--user", "999:999", "-v", f"{volume}:/restore",
+             "-v", f"{archive}:/wal_archive:ro", "--entrypoint", "pgbackrest", image, "--stanza=bench",
+             "--pg1-path=/restore", "--type=time", f"--target={target}", "--target-action=promote",
+             "restore"].run(timeout=3600)
+    restored = time.monotonic() - started
+    cid = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
+                   "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro", image,
+                   "postgres", "-c", "archive_mode=off", "-c", "listen_addresses="].run(timeout=60)[1].strip()
+    try:
+        while True:
+            code, out, _ = docker()["exec", "-u", "postgres", cid, "psql", "-XAtq", "-c",
+                                    "SELECT pg_is_in_recovery()"].run(retcode=None, timeout=60)
+            if code == 0 and out.strip() == "f":
+                break
+            if time.monotonic() - started > 3600:
+                raise RuntimeError("pgBackRest's recovery did not finish within an hour")
+            time.sleep(0.2)
+        total = time.monotonic() - started
+        events = docker()["exec", "-u", "postgres", cid, "psql", "-XAtq", "-d", "dfr", "-c",
+                          "SELECT count(*) FROM bench_event"].run(timeout=60)[1].strip()
+    finally:
+        docker()["rm", "-f", cid].run(retcode=None, timeout=60)
+    return restored, total, int(events)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=8_000_000, help="rows of generated data (default 8 M, ~1.2 GB)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dfr-pitr-bench-"))
+    env = environments.resolve("prod", overrides={
+        "PROJECT_NAME": f"dfrpb{random_source.token_hex(2)}", "IMAGE_REGISTRY": REGISTRY, "IMAGE_TAG": TAG,
+        "ODOO_SOURCE": str(STANDIN), "DFR_SECRETS_DIR": str(work / "secrets"), "BACKUP_DIR": str(work / "backups"),
+        "PUBLISH_ADDRESS": "127.0.0.1", "NGINX_HTTP_PORT": free_port(), "NGINX_HTTPS_PORT": free_port(),
+        "DB_CPUS": "2", "DB_MEMORY": "2g", "ODOO_CPUS": "1", "ODOO_MEMORY": "1g", "NGINX_CPUS": "0.5",
+        "WORKERS": "1", "POSTGRES_SHARED_BUFFERS": "256MB",
+        "POSTGRES_EFFECTIVE_CACHE_SIZE": "1GB", "BACKUP_JOBS": "2", "BACKUP_ZSTD_LEVEL": "3",
+        "POSTGRES_MAX_WAL_SIZE": "2GB"})
+    figures = {}
+    try:
+        print(f"building images {REGISTRY}/*:{TAG} (PostgreSQL + pgBackRest)", flush=True)
+        build(env)
+        secrets.generate(env)
+        stack.deploy(env, timeout=600)
+        started = time.monotonic()
+        size = generate(env, args.rows)
+        print(f"generated {human(size)} in database dfr in {time.monotonic() - started:.0f} s", flush=True)
+        in_db(env, "pgbackrest", "--stanza=bench", "stanza-create")
+        psql(env, "ALTER SYSTEM SET archive_command = '/usr/local/bin/dfr-archive-wal \"%p\" \"%f\""
+                  " && pgbackrest --stanza=bench archive-push \"%p\"'", db="postgres")
+        psql(env, "SELECT pg_reload_conf()", db="postgres")
+        wait_archived(env)
+
+        drop_caches()
+        started = time.monotonic()
+        folder = basebackup.run(env, encrypt=False, copy_offsite=False)
+        figures["ours_backup"] = time.monotonic() - started
+        data = manifest.load(folder)
+        figures["ours_size"] = data["size_bytes"]
+        figures["ours_timings"] = data.get("timings", {})
+
+        drop_caches()
+        started = time.monotonic()
+        in_db(env, "pgbackrest", "--stanza=bench", "--type=full", "backup")
+        figures["pgbr_backup"] = time.monotonic() - started
+        info = json.loads(in_db(env, "pgbackrest", "--stanza=bench", "--output=json", "info"))
+        backup = info[0]["backup"][-1]
+        figures["pgbr_size"] = backup["info"]["repository"]["delta"]
+
+        # WAL to replay: events for ~20 s, the target in the middle.
+        psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
+        time.sleep(1.5)
+        target = psql(env, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+        time.sleep(1.5)
+        expected = int(psql(env, "SELECT count(*) FROM bench_event"))
+        psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
+        psql(env, "UPDATE bench_farmer SET plot_m2 = plot_m2 + 1 WHERE id % 10 = 0")
+        wait_archived(env)
+
+        tools = Tools(env)
+        drop_caches()
+        started = time.monotonic()
+        with pitr.recovered(env, pitr.parse_target(to_time=target), tools) as (server, _):
+            figures["ours_restore"] = time.monotonic() - started
+            got = int(server.psql("SELECT count(*) FROM bench_event", db="dfr")[0])
+        tools.close()
+        assert got == expected, f"ours recovered {got} events, expected {expected}"
+
+        volume = f"{env.project_name}_pgbackrest_restore"
+        docker()["volume", "create", volume].run(timeout=60)
+        try:
+            figures["pgbr_restore_files"], figures["pgbr_restore"], got = pgbackrest_restore(env, target, volume)
+        finally:
+            docker()["volume", "rm", "-f", volume].run(retcode=None, timeout=120)
+        assert got == expected, f"pgBackRest recovered {got} events, expected {expected}"
+    finally:
+        compose(env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=300)
+        for name in docker()["volume", "ls", "-q", "--filter", f"name={env.project_name}_"].run(retcode=None)[1].split():
+            docker()["volume", "rm", "-f", name].run(retcode=None)
+        docker()["run", "--rm", "-v", f"{work}:/w", "--entrypoint", "rm", env.image("postgres"), "-rf",
+                 "/w/backups"].run(retcode=None, timeout=300)
+    t = figures["ours_timings"]
+    print()
+    print(f"data: {human(size)} database ({args.rows} rows + index), 2 cores, zstd -3, 2 jobs/processes")
+    print(f"{'':30} {'dfr-deploy':>12} {'pgBackRest':>12} {'ratio':>7}")
+    print(f"{'full backup time':30} {figures['ours_backup']:>11.1f}s {figures['pgbr_backup']:>11.1f}s "
+          f"{figures['ours_backup'] / figures['pgbr_backup']:>7.2f}")
+    print(f"{'  of which pg_basebackup':30} {t.get('pg_basebackup', 0):>11.1f}s")
+    print(f"{'  of which pg_verifybackup':30} {t.get('verify', 0):>11.1f}s")
+    print(f"{'backup size':30} {human(figures['ours_size']):>12} {human(figures['pgbr_size']):>12} "
+          f"{figures['ours_size'] / figures['pgbr_size']:>7.2f}")
+    print(f"{'point-in-time restore (total)':30} {figures['ours_restore']:>11.1f}s {figures['pgbr_restore']:>11.1f}s "
+          f"{figures['ours_restore'] / figures['pgbr_restore']:>7.2f}")
+    print(f"{'  pgBackRest restore command':30} {'':>12} {figures['pgbr_restore_files']:>11.1f}s")
+    print(f"recovered to {target}: {expected} events, exact on both sides")
+
+
+if __name__ == "__main__":
+    main()
