@@ -96,14 +96,14 @@ def pgbackrest_restore(env, target, volume):
     """pgbackrest restore --type=time into `volume`, then PostgreSQL on it until promoted."""
     image = env.image("postgres")
     archive = wal.archive_volume(env)
-    docker()["run", "--rm", "--network", "none", "-v", f"{volume}:/restore", "--entrypoint", "chown", image,
-             "999:999", "/restore"].run(timeout=60)
+    data = "/var/lib/postgresql/data"  # pgbackrest writes its pg1-path into restore_command
+    docker()["run", "--rm", "--network", "none", "-v", f"{volume}:{data}", "--entrypoint", "chown", image,
+             "999:999", data].run(timeout=60)
     drop_caches()
     started = time.monotonic()
-    docker()["run", "--rm", "--network", "none", "--user", "999:999", "-v", f"{volume}:/restore",
+    docker()["run", "--rm", "--network", "none", "--user", "999:999", "-v", f"{volume}:{data}",
              "-v", f"{archive}:/wal_archive:ro", "--entrypoint", "pgbackrest", image, "--stanza=bench",
-             "--pg1-path=/restore", "--type=time", f"--target={target}", "--target-action=promote",
-             "restore"].run(timeout=3600)
+             "--type=time", f"--target={target}", "--target-action=promote", "restore"].run(timeout=3600)
     restored = time.monotonic() - started
     cid = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
                    "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro", image,
@@ -114,6 +114,9 @@ def pgbackrest_restore(env, target, volume):
                                     "SELECT pg_is_in_recovery()"].run(retcode=None, timeout=60)
             if code == 0 and out.strip() == "f":
                 break
+            if docker()["inspect", "-f", "{{.State.Running}}", cid].run(timeout=60)[1].strip() != "true":
+                raise RuntimeError("PostgreSQL on pgBackRest's restore stopped: "
+                                   + docker()["logs", "--tail", "5", cid].run(retcode=None, timeout=60)[2])
             if time.monotonic() - started > 3600:
                 raise RuntimeError("pgBackRest's recovery did not finish within an hour")
             time.sleep(0.2)

@@ -69,6 +69,11 @@ def test_changed_module_code_is_updated_and_only_it(bare):
 
 def test_docker_stop_is_clean_and_quick(bare):
     odoo = bare.container("odoo")
+    # The previous test changed files under --dev=reload, which makes Odoo re-exec itself; a
+    # signal landing while the new interpreter starts would kill it before its handlers exist.
+    # Start from a settled process, as an operator's `docker stop` would.
+    bare.compose("restart", "odoo")
+    wait_until(lambda: health(odoo) == "healthy", 120, what="odoo healthy before the stop")
     started = time.monotonic()
     docker_out("stop", "--time", "30", odoo, timeout=60)
     took = time.monotonic() - started
