@@ -19,6 +19,7 @@ The page cache is dropped before each measured step when the host allows it.
 import argparse
 import json
 import secrets as random_source
+import shutil
 import socket
 import sys
 import tempfile
@@ -105,9 +106,11 @@ def pgbackrest_restore(env, target, volume):
              "-v", f"{archive}:/wal_archive:ro", "--entrypoint", "pgbackrest", image, "--stanza=bench",
              "--type=time", f"--target={target}", "--target-action=promote", "restore"].run(timeout=3600)
     restored = time.monotonic() - started
-    cid = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
-                   "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro", image,
-                   "postgres", "-c", "archive_mode=off", "-c", "listen_addresses="].run(timeout=60)[1].strip()
+    run = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
+                   "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro"]
+    for key, default in pitr.SHARED_SETTINGS.items():  # as our temporary server: hot standby needs them
+        run = run["-e", f"{key}={env.get(key, default)}"]
+    cid = run[image, "postgres", "-c", "archive_mode=off", "-c", "listen_addresses="].run(timeout=60)[1].strip()
     try:
         while True:
             code, out, _ = docker()["exec", "-u", "postgres", cid, "psql", "-XAtq", "-c",
@@ -204,6 +207,7 @@ def main():
             docker()["volume", "rm", "-f", name].run(retcode=None)
         docker()["run", "--rm", "-v", f"{work}:/w", "--entrypoint", "rm", env.image("postgres"), "-rf",
                  "/w/backups"].run(retcode=None, timeout=300)
+        shutil.rmtree(work, ignore_errors=True)
     t = figures["ours_timings"]
     print()
     print(f"data: {human(size)} database ({args.rows} rows + index), 2 cores, zstd -3, 2 jobs/processes")

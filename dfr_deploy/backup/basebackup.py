@@ -82,8 +82,9 @@ def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
     began = time.monotonic()
     tools.check_image()
     with lock.held(folder, "backup (basebackup)", env.name):
-        from . import restore  # a restore killed half-way is put right before anything else
+        from . import pitr, restore  # a restore killed half-way is put right before anything else
         restore.recover(env, tools)
+        pitr.recover_interrupted(env, tools)
         for leftover in publish.leftovers(folder):
             say(f"removing the unfinished set {leftover.name} left by an interrupted run")
             publish.discard(leftover, tools.remove)

@@ -325,7 +325,7 @@ def check_result(server, target, win, final, db, timeline=None):
     return stop_point(server.logs())
 
 
-def recover_into(env, target, tools, timeout=3600, stamp=None, live_timeline=None):
+def recover_into(env, target, tools, timeout=3600, stamp=None, live_timeline=None, identity=None):
     """Recover into a new volume; returns (TempServer, info) with the promoted server running.
 
     On any error everything it created is removed; the live cluster is never touched.
@@ -338,7 +338,8 @@ def recover_into(env, target, tools, timeout=3600, stamp=None, live_timeline=Non
     say(f"      target {target.describe()}; window {win.text()}")
     say(f"      base backup {chosen.name} (consistent at {chosen.data['wal']['consistent_at']})")
     source = formats.detect(chosen.path, settings.jobs(env))  # every checksum, before anything is created
-    source, scratch = logical_restore.preflight(env, tools, source, db, env.get("BACKUP_AGE_IDENTITY", "") or None)
+    identity = identity or env.get("BACKUP_AGE_IDENTITY", "") or None  # for an age-encrypted set
+    source, scratch = logical_restore.preflight(env, tools, source, db, identity)
     volume = info["volume"]
     server = TempServer(env, volume, f"{env.project_name}-pitr-{stamp}", target, live_timeline or "latest")
     try:
@@ -484,10 +485,25 @@ def roll_back(env, tools, state):
     journal_path(tools).unlink(missing_ok=True)
 
 
+def remove_leftovers(env):
+    """Temporary servers and recovered volumes a killed run left behind (never the live volume
+    nor the kept previous one)."""
+    project = env.project_name
+    for cid in docker()["ps", "-aq", "--filter", f"label={LABEL}={project}"].run(retcode=None, timeout=60)[1].split():
+        docker()["rm", "-f", cid].run(retcode=None, timeout=60)
+    keep = {data_volume(env), previous_volume(env)}
+    for name in docker()["volume", "ls", "-q", "--filter", f"label={LABEL}={project}"].run(
+            retcode=None, timeout=60)[1].split():
+        if name not in keep:
+            say(f"removing {name}, left by an interrupted point-in-time restore")
+            remove_volume(env, name)
+
+
 def recover_interrupted(env, tools):
     """Finish what an interrupted point-in-time restore left (called under the lock)."""
     path = journal_path(tools)
     if not path.exists():
+        remove_leftovers(env)
         return False
     state = json.loads(path.read_text())
     if state.get("phase") == "done":
@@ -521,7 +537,7 @@ def archive_now(tools, timeout=120):
 
 
 def restore(env, to_time=None, to_lsn=None, to_xid=None, latest=False, neutralize_copy=None, force=False,
-            confirm=None, drop_previous=False, timeout=3600, odoo_timeout=300):
+            confirm=None, drop_previous=False, timeout=3600, odoo_timeout=300, identity=None):
     """Recover the environment's cluster to a point in time and swap it in; returns the volume kept."""
     target = parse_target(to_time, to_lsn, to_xid, latest)
     tools = Tools(env)
@@ -550,7 +566,7 @@ def restore(env, to_time=None, to_lsn=None, to_xid=None, latest=False, neutraliz
                     say("      the database is not running: recovering from what the archive holds")
             with step(2, total, f"recovering to {target.describe()} in a new volume (the live one is untouched)"):
                 server, info = recover_into(env, target, tools, timeout=timeout, stamp=stamp,
-                                            live_timeline=timeline)
+                                            live_timeline=timeline, identity=identity)
             try:
                 with step(3, total, "checking the filestore holds every attachment"):
                     count = fill_filestore(env, tools, server, info["window_obj"], target, stamp, db)

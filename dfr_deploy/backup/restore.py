@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -263,30 +264,41 @@ def load_side(env, tools, source, side, jobs, collate):
     pg_options = ["-e", "PGOPTIONS=-c maintenance_work_mem="
                   + env.get("BACKUP_RESTORE_MAINTENANCE_WORK_MEM", "256MB") + " -c synchronous_commit=off"]
     path, input_dir = _in_container(tools, source.path)
-    if source.kind == "set":
-        tools.run(
-            "pg_restore", ["dfr-backup-helper", "restore-db", "--dump", f"{path}/db", "--scratch",
-                           f"{BACKUPS}/.tmp-restore-scratch-{os.getpid()}", "--jobs", str(jobs), side],
-            what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
-    elif source.kind in ("pg-custom", "pg-directory"):
-        tools.run("pg_restore", ["dfr-backup-helper", "restore-custom", "--file", path, "--jobs", str(jobs), side],
-                  what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
-    elif source.kind == "pg-sql":
-        tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, side],
-                  what="psql (stop on error) into the side database", db=True, input_dir=input_dir,
-                  pg_options=pg_options)
-    elif source.kind == "odoo-zip":
-        tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, "--zip-member", "dump.sql", side],
-                  what="loading dump.sql (stop on error) into the side database", db=True, input_dir=input_dir,
-                  pg_options=pg_options)
-    # Filestore into filestore/<side>, next to the live one.
-    if source.kind == "set":
-        tools.helper("fs-restore", "restore-filestore", "--archive", f"{path}/filestore.tar.zst",
-                     "--dest", f"{FILESTORE}/{side}", what="unpacking the filestore", odoo_data="rw",
-                     input_dir=input_dir)
-    elif source.kind == "odoo-zip":
-        tools.helper("fs-restore", "restore-filestore", "--archive", path, "--dest", f"{FILESTORE}/{side}",
-                     what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
+
+    def load_database():
+        if source.kind == "set":
+            tools.run(
+                "pg_restore", ["dfr-backup-helper", "restore-db", "--dump", f"{path}/db", "--scratch",
+                               f"{BACKUPS}/.tmp-restore-scratch-{os.getpid()}", "--jobs", str(jobs), side],
+                what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
+        elif source.kind in ("pg-custom", "pg-directory"):
+            tools.run("pg_restore", ["dfr-backup-helper", "restore-custom", "--file", path, "--jobs", str(jobs), side],
+                      what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
+        elif source.kind == "pg-sql":
+            tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, side],
+                      what="psql (stop on error) into the side database", db=True, input_dir=input_dir,
+                      pg_options=pg_options)
+        elif source.kind == "odoo-zip":
+            tools.run("psql", ["dfr-backup-helper", "restore-sql", "--file", path, "--zip-member", "dump.sql", side],
+                      what="loading dump.sql (stop on error) into the side database", db=True, input_dir=input_dir,
+                      pg_options=pg_options)
+
+    def load_filestore():
+        # Filestore into filestore/<side>, next to the live one.
+        archive = {"set": f"{path}/filestore.tar.zst", "odoo-zip": path}.get(source.kind)
+        if archive:
+            tools.helper("fs-restore", "restore-filestore", "--archive", archive, "--dest", f"{FILESTORE}/{side}",
+                         what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
+
+    # The database load is bound by index builds, the filestore by disk writes: run them side by
+    # side (both land beside the live data; nothing live is touched). Both are always waited
+    # for, so a failure of one never leaves the other running behind the caller's clean-up.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="restore") as pool:
+        futures = [pool.submit(load_database), pool.submit(load_filestore)]
+        errors = [f.exception() for f in futures]
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def check_side(tools, side):
