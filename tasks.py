@@ -8,6 +8,11 @@ import json
 from invoke import Exit, task
 
 from dfr_deploy import base_image, environments, images, secrets, stack
+from dfr_deploy.backup import commands as backup_commands
+from dfr_deploy.backup import listing as backup_listing
+from dfr_deploy.backup import odoo_zip as backup_odoo_zip
+from dfr_deploy.backup import retention_task as backup_retention
+from dfr_deploy.backup import wal as backup_wal
 from dfr_deploy.errors import DfrError
 
 ENV_HELP = "environment: devel, staging or prod"
@@ -127,12 +132,6 @@ def status_(c, env, json_=False):
 
 
 # ------------------------------------------------------------------------------------ backups
-# (imported here so the tasks above do not depend on the backup package)
-from dfr_deploy.backup import listing as backup_listing  # noqa: E402
-from dfr_deploy.backup import logical as backup_logical  # noqa: E402
-from dfr_deploy.backup import odoo_zip as backup_odoo_zip  # noqa: E402
-from dfr_deploy.backup import restore as backup_restore  # noqa: E402
-from dfr_deploy.backup import retention_task as backup_retention  # noqa: E402
 
 
 @task(help={
@@ -142,12 +141,14 @@ from dfr_deploy.backup import retention_task as backup_retention  # noqa: E402
     "no_offsite": "do not copy to BACKUP_RCLONE_REMOTE even if it is set",
     "prune": "apply the retention (BACKUP_KEEP_DAILY/WEEKLY/MONTHLY) after a good backup",
     "allow_missing": "publish even if attachments are missing from the filestore (they are recorded)",
+    "method": "logical (pg_dump, default) or basebackup (pg_basebackup: the start of point-in-time recovery)",
 })
 @one_line_errors
-def backup(c, env, jobs=None, no_encrypt=False, no_offsite=False, prune=False, allow_missing=False):
-    """Back up the database and filestore of an environment into a verified set."""
-    backup_logical.backup(environments.resolve(env), jobs=jobs, encrypt=not no_encrypt,
-                          copy_offsite=not no_offsite, prune=prune, allow_missing=allow_missing)
+def backup(c, env, jobs=None, no_encrypt=False, no_offsite=False, prune=False, allow_missing=False,
+           method="logical"):
+    """Back up an environment: a verified logical set, or a base backup for point-in-time recovery."""
+    backup_commands.backup(environments.resolve(env), method=method, jobs=jobs, encrypt=not no_encrypt,
+                           copy_offsite=not no_offsite, prune=prune, allow_missing=allow_missing)
 
 
 @task(name="backups", help={
@@ -172,14 +173,19 @@ def backups_(c, env, verify=False, json_=False):
     "drop_previous": "drop the replaced database once the restore succeeded (default: keep it until the next restore)",
     "jobs": "parallel pg_restore jobs (default BACKUP_JOBS, else the number of CPUs up to 8)",
     "timeout": "seconds to wait for Odoo to be healthy on the restored database (default 300)",
+    "to_time": "point in time to recover to, e.g. \"2026-11-21 10:32:05+00\" (UTC if no zone); needs base backups",
+    "to_lsn": "WAL position to recover to, e.g. 0/3000060",
+    "to_xid": "transaction id to recover to (its commit included)",
+    "latest": "recover everything the WAL archive holds (after losing the database)",
 })
 @one_line_errors
-def restore(c, env, file, identity=None, no_neutralize=False, force=False, confirm=None, drop_previous=False,
-            jobs=None, timeout=300):
-    """Restore a backup into an environment; the replaced database is kept and comes back on failure."""
-    backup_restore.restore(environments.resolve(env), file, identity=identity,
-                           neutralize_copy=False if no_neutralize else None, force=force, confirm=confirm,
-                           drop_previous=drop_previous, jobs=jobs, timeout=int(timeout))
+def restore(c, env, file=None, identity=None, no_neutralize=False, force=False, confirm=None, drop_previous=False,
+            jobs=None, timeout=300, to_time=None, to_lsn=None, to_xid=None, latest=False):
+    """Restore a backup, or recover to a point in time; the replaced database comes back on failure."""
+    backup_commands.restore(environments.resolve(env), file=file, to_time=to_time, to_lsn=to_lsn, to_xid=to_xid,
+                            latest=latest, identity=identity, neutralize_copy=False if no_neutralize else None,
+                            force=force, confirm=confirm, drop_previous=drop_previous, jobs=jobs,
+                            timeout=int(timeout))
 
 
 @task(name="backup-export", help={
@@ -209,7 +215,6 @@ def backup_prune(c, env, dry_run=False, daily=None, weekly=None, monthly=None):
 
 
 # ------------------------------------------------------------------------ point-in-time recovery
-from dfr_deploy.backup import wal as backup_wal  # noqa: E402
 
 
 @task(name="wal-status", help={

@@ -5,7 +5,8 @@ import time
 from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 
 from . import images, secrets
-from .docker import compose
+from .backup.pitr import LABEL as PITR_LABEL
+from .docker import compose, docker
 from .errors import DfrError
 from .progress import elapsed, say, step
 
@@ -73,6 +74,12 @@ def deploy(env, build=False, pull=False, timeout=900):
             raise DfrError(f"starting the stack failed: see `invoke logs --env={env.name}` and `invoke status --env={env.name}`") from None
     with step(4, 4, "waiting until every service is healthy"):
         wait_healthy(env, timeout=timeout)
+    if env.bundled_db:
+        # PostgreSQL 15 does not apply archive_timeout until the first checkpoint after a
+        # start (up to checkpoint_timeout later): without this, a host lost in the first
+        # minutes after a deploy could lose up to 5 minutes of writes instead of 60 s.
+        compose(env)["exec", "-T", "-u", "postgres", "db", "psql", "-X", "-q", "-c", "CHECKPOINT"].run(
+            retcode=None, timeout=300)
     for name, url in env.urls().items():
         say(f"  {name:12} {url}")
 
@@ -88,6 +95,13 @@ def stop(env, purge=False, force=False):
         command.run_fg()
     except ProcessExecutionError:
         raise DfrError(f"stopping {env.project_name} failed (see above)") from None
+    if purge:
+        # Clusters kept aside by point-in-time restores are not in the compose file.
+        kept = docker()["volume", "ls", "-q", "--filter", f"label={PITR_LABEL}={env.project_name}"]
+        for name in kept.run(timeout=60)[1].split():
+            docker()["volume", "rm", "-f", name].run(retcode=None, timeout=60)
+            say(f"removed volume {name}")
+        env.volumes_file.unlink(missing_ok=True)
 
 
 def logs(env, service=None, tail=200, follow=False):

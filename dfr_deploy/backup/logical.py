@@ -50,8 +50,9 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
     started_clock = time.monotonic()
     tools.check_image()
     with lock.held(folder, "backup", env.name):
-        from . import restore  # a restore killed half-way is put right before anything else
+        from . import pitr, restore  # a restore killed half-way is put right before anything else
         restore.recover(env, tools)
+        pitr.recover_interrupted(env, tools)
         for leftover in publish.leftovers(folder):
             say(f"removing the unfinished set {leftover.name} left by an interrupted run")
             publish.discard(leftover, tools.remove)

@@ -361,6 +361,9 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
             recover(env, tools)
             with step(1, total, f"checking {file}"):
                 source = formats.detect(file, jobs)
+                if (source.manifest or {}).get("method") == "basebackup":
+                    raise DfrError(f"{file} is a base backup: restore it to a point in time with "
+                                   "--to-time=... or --latest instead of --file")
                 source, scratch = preflight(env, tools, source, db, identity)
                 say(f"      {source.description}" + (f", Odoo {source.major_version}" if source.major_version else "")
                     + (f", PostgreSQL {source.pg_version}" if source.pg_version else "") + ": intact")

@@ -33,9 +33,17 @@ def prune(env, dry_run=False, tools=None, locked=False, daily=None, weekly=None,
                 say(f"  left alone (not a readable set): {e.name}")
         return plan
 
+    def apply_with_wal():
+        plan = apply()
+        # WAL older than the oldest kept base backup is no longer needed by any of them.
+        from . import wal
+        wal.prune(env, dry_run=dry_run, tools=tools, locked=True)
+        return plan
+
     if locked:
-        return apply()
+        return apply_with_wal()
     with lock.held(folder, "backup-prune", env.name):
-        from . import restore  # a restore killed half-way is put right first
+        from . import pitr, restore  # a restore killed half-way is put right first
         restore.recover(env, tools)
-        return apply()
+        pitr.recover_interrupted(env, tools)
+        return apply_with_wal()

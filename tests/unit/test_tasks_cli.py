@@ -57,3 +57,15 @@ def test_secrets_task_generates_once(root, tmp_path):
     first = (target / "db.env").read_text()
     code, out, _ = run(root, "secrets", "--env=staging", DFR_SECRETS_DIR=str(target))
     assert code == 0 and "nothing changed" in out and (target / "db.env").read_text() == first
+
+
+def test_restore_needs_a_file_or_a_point_in_time(root):
+    code, _, err = run(root, "restore", "--env=staging")
+    assert code == 1 and err.startswith("error: give --file=PATH")
+    code, _, err = run(root, "restore", "--env=staging", "--file=x", "--latest")
+    assert code == 1 and "not both" in err
+
+
+def test_backup_method_is_checked(root):
+    code, _, err = run(root, "backup", "--env=devel", "--method=snapshot")
+    assert code == 1 and "unknown --method='snapshot'" in err
