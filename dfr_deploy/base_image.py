@@ -17,6 +17,7 @@ from .errors import DfrError
 from .progress import say, step
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 # Keep the imported image close to Docker's official "slim" variant.
 DPKG_EXCLUDES = """path-exclude /usr/share/doc/*
 path-include /usr/share/doc/*/copyright
@@ -39,8 +40,9 @@ def suite_of(tag):
     return match.group(1)
 
 
-def mirror_from_apt(sources=("/etc/apt/sources.list", "/etc/apt/sources.list.d")):
-    """The first Debian (not security) mirror in this machine's apt sources, else the default."""
+def mirror_from_apt(sources=("/etc/apt/sources.list", "/etc/apt/sources.list.d"), suffix="/debian"):
+    """The first Debian mirror (`suffix` /debian-security for the security one) in this
+    machine's apt sources, else the default."""
     files = []
     for source in map(Path, sources):
         files += sorted(source.glob("*.list")) + sorted(source.glob("*.sources")) if source.is_dir() else [source]
@@ -48,9 +50,16 @@ def mirror_from_apt(sources=("/etc/apt/sources.list", "/etc/apt/sources.list.d")
         if not path.exists():
             continue
         for uri in re.findall(r"(?:^deb\s+(?:\[[^\]]*\]\s+)?|^URIs:\s*)(\S+)", path.read_text(), re.M):
-            if uri.rstrip("/").endswith("/debian"):
+            if uri.rstrip("/").endswith(suffix):
                 return uri.rstrip("/")
-    return DEFAULT_MIRROR
+    return DEFAULT_SECURITY_MIRROR if suffix == "/debian-security" else DEFAULT_MIRROR
+
+
+def sources_list(suite, mirror, security_mirror):
+    """What the official images carry: the release, its updates and its security fixes."""
+    return (f"deb {mirror} {suite} main\n"
+            f"deb {mirror} {suite}-updates main\n"
+            f"deb {security_mirror} {suite}-security main\n")
 
 
 def try_pull(tag, timeout=120):
@@ -80,6 +89,8 @@ def debootstrap_import(tag, mirror):
                         child.unlink()
             (root / "etc/dpkg/dpkg.cfg.d/docker-slim").write_text(DPKG_EXCLUDES)
             (root / "etc/apt/apt.conf.d/docker-slim").write_text(APT_SLIM)
+            security = os.environ.get("DEBIAN_SECURITY_MIRROR") or mirror_from_apt(suffix="/debian-security")
+            (root / "etc/apt/sources.list").write_text(sources_list(suite, mirror, security))
         with step(3, 3, f"docker import as {tag}"):
             pipeline = local["tar"]["-C", str(root), "-c", "."] | docker()["import", "--change", 'CMD ["bash"]', "-", tag]
             pipeline.run(timeout=1800)
