@@ -34,7 +34,7 @@ from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 from ..docker import compose, docker
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import basebackup, formats, lock, publish, settings, wal
+from . import basebackup, formats, journal, lock, publish, settings, wal
 from . import restore as logical_restore
 from .tools import BACKUPS, ODOO_DATA, Tools, human
 
@@ -425,19 +425,11 @@ def fill_filestore(env, tools, server, win, target, stamp, db):
 
 # ----------------------------------------------------------------------------- swap
 def journal_path(tools):
-    return tools.backup_dir / JOURNAL
+    return journal.path(tools, JOURNAL)
 
 
 def write_journal(tools, data):
-    path = journal_path(tools)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    publish.fsync_path(path.parent)
+    journal.write(tools, JOURNAL, data)
 
 
 def db_up(env, timeout=300):

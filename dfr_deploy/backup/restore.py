@@ -24,7 +24,7 @@ from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 from ..docker import compose, docker
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import crypto, formats, lock, manifest, publish, settings
+from . import crypto, formats, journal, lock, manifest, publish, settings
 from .tools import BACKUPS, INPUT, ODOO_DATA, Tools, human
 
 JOURNAL = ".restore-journal.json"
@@ -41,19 +41,11 @@ def _checkpoint(name):
 
 # ----------------------------------------------------------------------------- journal
 def journal_path(tools):
-    return tools.backup_dir / JOURNAL
+    return journal.path(tools, JOURNAL)
 
 
 def write_journal(tools, data):
-    path = journal_path(tools)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    publish.fsync_path(path.parent)
+    journal.write(tools, JOURNAL, data)
 
 
 def database_exists(tools, name):
