@@ -17,8 +17,8 @@ from datetime import timezone
 from ..docker import docker
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import crypto, lock, logical, manifest, offsite, publish, retention_task, settings, wal
-from .tools import BACKUPS, ODOO_DATA, Tools, human
+from . import logical, manifest, publish, set_steps, settings, wal
+from .tools import BACKUPS, ODOO_DATA, human
 
 METHOD = "basebackup"
 FOLDER = "basebackup"
@@ -70,29 +70,17 @@ def verify(env, tools, tmp, stamp):
 
 def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
     """Make, verify and publish one base backup set; returns its folder."""
-    tools = Tools(env)
-    folder = tools.backup_dir
+    run_plan = set_steps.plan(env, jobs, encrypt, copy_offsite, prune)
+    tools, folder, jobs, level, total = (run_plan.tools, run_plan.tools.backup_dir, run_plan.jobs,
+                                         run_plan.level, run_plan.total)
     db = settings.db_name(env)
-    jobs = settings.jobs(env, jobs)
-    level = settings.zstd_level(env)
-    keys, key_files = crypto.recipients(env) if encrypt else ([], [])
-    encrypting = bool(keys or key_files)
-    remote = offsite.remote(env) if copy_offsite else ""
-    total = 5 + encrypting + bool(remote) + bool(prune)
     began = time.monotonic()
-    tools.check_image()
-    with lock.held(folder, "backup (basebackup)", env.name):
-        from . import pitr, restore  # a restore killed half-way is put right before anything else
-        restore.recover(env, tools)
-        pitr.recover_interrupted(env, tools)
-        for leftover in publish.leftovers(folder):
-            say(f"removing the unfinished set {leftover.name} left by an interrupted run")
-            publish.discard(leftover, tools.remove)
+    with set_steps.locked_start(env, run_plan, "backup (basebackup)"):
         started = manifest.now()
         stamp = f"{started:%Y%m%dT%H%M%SZ}"
         name = f"{env.project_name}-{stamp}-base"
+        final = folder / name
         tmp = publish.temp_dir(folder, name)
-        sealed = None
         try:
             with step(1, total, f"checking {env.project_name}"):
                 tools.db_container()
@@ -158,52 +146,14 @@ def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
                 data["files"] = manifest.hash_files(tmp, jobs)
                 data["size_bytes"] = sum(f["size"] for f in data["files"].values())
                 manifest.write(tmp, data)
-                final = folder / name
-                if not encrypting:
-                    publish.publish(tmp, final, jobs)
-            if encrypting:
-                with step(6, total, f"encrypting to {len(keys) + len(key_files)} age recipient(s)"):
-                    sealed = publish.temp_dir(folder, name + "-age")
-                    args = ["encrypt", "--src", f"{BACKUPS}/{tmp.name}", "--out",
-                            f"{BACKUPS}/{sealed.name}/set.tar.age", "--owner", tools.owner]
-                    mounts = []
-                    for key in keys:
-                        args += ["--recipient", key]
-                    for number, path in enumerate(key_files):
-                        mounts.append(f"{path}:{crypto.CONTAINER_DIR}/recipients{number}:ro")
-                        args += ["--recipients-file", f"{crypto.CONTAINER_DIR}/recipients{number}"]
-                    tools.helper("age", *args, what="encrypting the set", watch=sealed, extra_mounts=mounts)
-                    outer = {k: v for k, v in data.items() if k != "files"}
-                    outer["encrypted"] = {"tool": "age", "recipients": keys + [str(p) for p in key_files],
-                                          "content": data["files"]}
-                    outer["files"] = manifest.hash_files(sealed, jobs)
-                    outer["size_bytes"] = outer["files"]["set.tar.age"]["size"]
-                    manifest.write(sealed, outer)
-                    publish.publish(sealed, final, jobs)
-                    publish.discard(tmp, tools.remove)
-                    data = outer
+            data = set_steps.publish_set(run_plan, tmp, final, data, name)
         except BaseException:
-            for path in (tmp, sealed):
-                if path is not None:
-                    try:
-                        publish.discard(path, tools.remove)
-                    except Exception as error:  # the original failure matters more
-                        say(f"could not remove {path}: {error}")
+            set_steps.discard_quietly(tools, tmp)
             tools.close()
             raise
         say(f"published {final} ({human(data['size_bytes'])}, {elapsed(began)})")
-        number = 6 + encrypting
-        try:
-            if remote:
-                with step(number, total, f"offsite copy to {remote}"):
-                    offsite.copy(env, tools, final)
-                number += 1
-            if prune:
-                with step(number, total, "retention (sets, then WAL older than the oldest kept base backup)"):
-                    retention_task.prune(env, tools=tools, locked=True)
-                    wal.prune(env, tools=tools, locked=True)
-        finally:
-            tools.close()
+        set_steps.after_publish(env, run_plan, final,
+                                prune_title="retention (sets, then WAL older than the oldest kept base backup)")
     return final
 
 

@@ -1,7 +1,6 @@
 """`invoke backups`: the sets of an environment (time, size, duration, verified, copies) and
 the previous databases kept by restores."""
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -11,8 +11,8 @@ import time
 
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import crypto, lock, manifest, offsite, publish, retention_task, settings
-from .tools import BACKUPS, ODOO_DATA, Tools, human
+from . import manifest, publish, set_steps, settings
+from .tools import BACKUPS, ODOO_DATA, human
 
 METHOD = "logical"
 
@@ -38,28 +38,15 @@ def stack_facts(tools, db):
 
 def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_missing=False):
     """Make, verify and publish one set; returns its folder."""
-    tools = Tools(env)
-    folder = tools.backup_dir
+    run = set_steps.plan(env, jobs, encrypt, copy_offsite, prune)
+    tools, folder, jobs, level, total = run.tools, run.tools.backup_dir, run.jobs, run.level, run.total
     db = settings.db_name(env)
-    jobs = settings.jobs(env, jobs)
-    level = settings.zstd_level(env)
-    keys, key_files = crypto.recipients(env) if encrypt else ([], [])
-    encrypting = bool(keys or key_files)
-    remote = offsite.remote(env) if copy_offsite else ""
-    total = 5 + encrypting + bool(remote) + bool(prune)
     started_clock = time.monotonic()
-    tools.check_image()
-    with lock.held(folder, "backup", env.name):
-        from . import pitr, restore  # a restore killed half-way is put right before anything else
-        restore.recover(env, tools)
-        pitr.recover_interrupted(env, tools)
-        for leftover in publish.leftovers(folder):
-            say(f"removing the unfinished set {leftover.name} left by an interrupted run")
-            publish.discard(leftover, tools.remove)
+    with set_steps.locked_start(env, run, "backup"):
         started = manifest.now()
         name = f"{env.project_name}-{started:%Y%m%dT%H%M%SZ}"
+        final = folder / name
         tmp = publish.temp_dir(folder, name)
-        sealed = None
         try:
             with step(1, total, f"checking {env.project_name}"):
                 tools.db_container()
@@ -111,50 +98,11 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                 data["size_bytes"] = sum(f["size"] for f in data["files"].values())
                 data["filestore"]["bytes"] = data["files"]["filestore.tar.zst"]["size"]
                 manifest.write(tmp, data)
-                if not encrypting:
-                    publish.publish(tmp, folder / name, jobs)
-                    final = folder / name
-            if encrypting:
-                with step(6, total, f"encrypting to {len(keys) + len(key_files)} age recipient(s)"):
-                    sealed = publish.temp_dir(folder, name + "-age")
-                    args = ["encrypt", "--src", f"{BACKUPS}/{tmp.name}", "--out", f"{BACKUPS}/{sealed.name}/set.tar.age",
-                            "--owner", tools.owner]
-                    mounts = []
-                    for key in keys:
-                        args += ["--recipient", key]
-                    for number, path in enumerate(key_files):
-                        mounts.append(f"{path}:{crypto.CONTAINER_DIR}/recipients{number}:ro")
-                        args += ["--recipients-file", f"{crypto.CONTAINER_DIR}/recipients{number}"]
-                    tools.helper("age", *args, what="encrypting the set", watch=sealed, extra_mounts=mounts)
-                    outer = {k: v for k, v in data.items() if k not in ("files",)}
-                    outer["encrypted"] = {"tool": "age", "recipients": keys + [str(p) for p in key_files],
-                                          "content": data["files"]}
-                    outer["files"] = manifest.hash_files(sealed, jobs)
-                    outer["size_bytes"] = outer["files"]["set.tar.age"]["size"]
-                    manifest.write(sealed, outer)
-                    publish.publish(sealed, folder / name, jobs)
-                    final = folder / name
-                    publish.discard(tmp, tools.remove)
+            data = set_steps.publish_set(run, tmp, final, data, name)
         except BaseException:
-            for path in (tmp, sealed):
-                if path is not None:
-                    try:
-                        publish.discard(path, tools.remove)
-                    except Exception as error:  # the original failure matters more
-                        say(f"could not remove {path}: {error}")
+            set_steps.discard_quietly(tools, tmp)
             tools.close()
             raise
-        number = 6 + encrypting
-        say(f"published {final} ({human(data['size_bytes'] if not encrypting else outer['size_bytes'])}, "
-            f"{elapsed(started_clock)})")
-        try:
-            if remote:
-                with step(number, total, f"offsite copy to {remote}"):
-                    offsite.copy(env, tools, final)
-                number += 1
-            if prune:
-                with step(number, total, "retention"):
-                    retention_task.prune(env, tools=tools, locked=True)
-        finally:
-            tools.close()
+        say(f"published {final} ({human(data['size_bytes'])}, {elapsed(started_clock)})")
+        set_steps.after_publish(env, run, final)
     return final

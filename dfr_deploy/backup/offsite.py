@@ -10,7 +10,6 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import DfrError
 from ..progress import say
 from . import tools as tools_mod
 

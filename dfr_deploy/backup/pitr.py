@@ -27,7 +27,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 

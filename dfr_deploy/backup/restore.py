@@ -24,7 +24,7 @@ from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 from ..docker import compose, docker
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import crypto, formats, journal, lock, manifest, publish, settings
+from . import crypto, formats, journal, lock, publish, settings
 from .tools import BACKUPS, INPUT, ODOO_DATA, Tools, human
 
 JOURNAL = ".restore-journal.json"
@@ -390,7 +390,6 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
             if scratch is not None:
                 publish.discard(scratch, tools.remove)
         with step(5, total, f"swapping {side} in for {db} (previous kept as {previous})"):
-            was_running = odoo_running(env)
             write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "swapping",
                                   "odoo_running": True, "timeout": timeout})
             try:

@@ -1,6 +1,5 @@
 """Shared helpers of the backup end-to-end tests: data that looks like a registry, and
 fingerprints of a database and a filestore that tell whether two are the same."""
-import hashlib
 import json
 import os
 import subprocess

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from dfr_deploy.backup import listing, logical, manifest, odoo_zip, restore
+from dfr_deploy.backup import listing, manifest, odoo_zip
 
 from .backup_helpers import config_params, db_fingerprint, filestore_fingerprint, invoke, seed, sets_of
 

@@ -6,7 +6,7 @@ from dotenv import dotenv_values
 
 from dfr_deploy import stack
 from .conftest import docker_out
-from .http import request, wait_until, websocket_handshake
+from .http import request, websocket_handshake
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ import json
 import multiprocessing
 import os
 import zipfile
-from pathlib import Path
 
 import pytest
 

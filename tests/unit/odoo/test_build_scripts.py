@@ -4,7 +4,6 @@ import subprocess
 import sys
 import tarfile
 
-import pytest
 
 STANDIN = "tests/fixtures/odoo-standin"
 
