@@ -2,9 +2,10 @@
 
 Order matters: the database is dumped first, the filestore archived after, because Odoo's
 filestore is content-addressed and only garbage-collected for files no row references, so a
-filestore copied after the dump is a superset of what the dump references. Then every
-attachment the dump references is checked in the archive (present, same SHA-1), the manifest
-gets a SHA-256 per file, and only then is the set published by one rename.
+filestore copied after the dump is a superset of what the dump references. Every file is
+SHA-1'd on its way into the archive and every attachment the dump references must be among
+them with its checksum (present, same SHA-1); the manifest gets a SHA-256 per file, and only
+then is the set published by one rename.
 """
 import json
 import time
@@ -38,7 +39,7 @@ def stack_facts(tools, db):
 
 def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_missing=False):
     """Make, verify and publish one set; returns its folder."""
-    run = set_steps.plan(env, jobs, encrypt, copy_offsite, prune)
+    run = set_steps.plan(env, jobs, encrypt, copy_offsite, prune, zstd_level=1)
     tools, folder, jobs, level, total = run.tools, run.tools.backup_dir, run.jobs, run.level, run.total
     db = settings.db_name(env)
     started_clock = time.monotonic()
@@ -59,24 +60,22 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                                       "--level", str(level), "--owner", tools.owner, db,
                                       what="pg_dump", watch=tmp, db="superuser")
                 say(f"      {dumped['tables']} tables, {human(dumped['raw_bytes'])} before compression")
-            with step(3, total, "archiving the filestore (after the dump)"):
+            with step(3, total, "archiving the filestore (after the dump), each file SHA-1'd on its way in"):
                 archived = tools.helper("filestore", "filestore", "--src", f"{ODOO_DATA}/filestore/{db}",
                                         "--out", f"{BACKUPS}/{tmp.name}/filestore.tar.zst",
                                         "--level", str(level), "--threads", str(jobs), "--owner", tools.owner,
+                                        "--check-dump", f"{BACKUPS}/{tmp.name}/db", "--scratch", "/tmp",
                                         what="archiving the filestore", watch=tmp, odoo_data="ro")
-                say(f"      {archived['files']} files")
+                say(f"      {archived['files']} files, {human(archived['bytes'])}")
             with step(4, total, "checking every attachment of the dump against the filestore archive"):
-                checked = tools.helper("verify", "verify", "--dump", f"{BACKUPS}/{tmp.name}/db",
-                                       "--filestore", f"{BACKUPS}/{tmp.name}/filestore.tar.zst",
-                                       what="verifying the set")
-                bad = checked["missing"] + checked["mismatched"]
+                bad = archived["missing"] + archived["mismatched"]
                 if bad and not allow_missing:
                     raise DfrError(
-                        f"{len(checked['missing'])} attachment(s) missing and {len(checked['mismatched'])} with a "
+                        f"{len(archived['missing'])} attachment(s) missing and {len(archived['mismatched'])} with a "
                         f"wrong SHA-1 in the filestore (first: {bad[0]}); nothing was published - check "
                         f"{ODOO_DATA}/filestore/{db} in the odoo container, or rerun with --allow-missing to "
                         "publish a set that records them")
-                say(f"      {checked['checked']} attachments referenced, all present with their SHA-1"
+                say(f"      {archived['checked']} attachments referenced, all present with their SHA-1"
                     if not bad else f"      WARNING: {len(bad)} attachments missing or wrong (recorded)")
             with step(5, total, "writing the manifest, fsync, verify, publish"):
                 finished = manifest.now()
@@ -90,8 +89,9 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                     "database": {"name": db, "size_bytes": facts["db_size"], "dump_bytes": dumped["raw_bytes"],
                                  "format": "pg_dump directory, data files zstd", "jobs": jobs,
                                  "zstd_level": level, "collate": facts["collate"], "ctype": facts["ctype"]},
-                    "filestore": {"files": archived["files"], "raw_bytes": archived.get("bytes", 0), "attachments_checked": checked["checked"],
-                                  "missing": checked["missing"], "mismatched": checked["mismatched"]},
+                    "filestore": {"files": archived["files"], "raw_bytes": archived["bytes"],
+                                  "attachments_checked": archived["checked"],
+                                  "missing": archived["missing"], "mismatched": archived["mismatched"]},
                     "encrypted": None, "verified": True,
                 })
                 data["files"] = manifest.hash_files(tmp, jobs)

@@ -54,15 +54,19 @@ def database_exists(tools, name):
 
 
 def terminate(tools, *names):
-    for name in names:
-        tools.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                   " WHERE datname = :'name' AND pid <> pg_backend_pid()", variables={"name": name},
-                   what=f"closing the sessions of {name}")
+    """Close every session of the named databases (one query)."""
+    tools.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+               " WHERE datname IN (SELECT json_array_elements_text(:'names'::json)) AND pid <> pg_backend_pid()",
+               variables={"names": json.dumps(list(names))}, what=f"closing the sessions of {', '.join(names)}")
 
 
-def move_folder(tools, src, dst, missing_ok=True):
-    args = ["move", f"{FILESTORE}/{src}", f"{FILESTORE}/{dst}"] + (["--missing-ok"] if missing_ok else [])
-    return tools.helper("fs-move", *args, what=f"moving filestore {src} to {dst}", odoo_data="rw")
+def move_folders(tools, *moves, missing_ok=True):
+    """rename(2) filestore folders, in order, in one helper run: (src, dst) pairs."""
+    args = ["move"] + (["--missing-ok"] if missing_ok else [])
+    for src, dst in moves:
+        args += [f"{FILESTORE}/{src}", f"{FILESTORE}/{dst}"]
+    what = "; ".join(f"moving filestore {src} to {dst}" for src, dst in moves)
+    return tools.helper("fs-move", *args, what=what, odoo_data="rw")
 
 
 def drop_copy(tools, name):
@@ -97,8 +101,8 @@ def recover(env, tools):
     # filestore: previous folder back under the live name (the restored one goes back to side)
     exists = _filestore_exists(tools, previous)
     if exists:
-        move_folder(tools, db, side, missing_ok=True)
-        move_folder(tools, previous, db, missing_ok=False)
+        move_folders(tools, (db, side))
+        move_folders(tools, (previous, db), missing_ok=False)
     if state.get("odoo_running", True):
         start_odoo(env, timeout=int(state.get("timeout", 300)), check=False)
     try:
@@ -135,8 +139,25 @@ def stop_odoo(env):
         raise DfrError(f"cannot stop Odoo of {env.name}: see `invoke status --env={env.name}`") from None
 
 
+def health_probe(cid):
+    """The image's own HEALTHCHECK command, to run with `docker exec` (None if it has none)."""
+    test = json.loads(docker()["inspect", "-f", "{{json .Config.Healthcheck}}", cid].run(
+        retcode=None, timeout=60)[1].strip() or "null") or {}
+    test = test.get("Test") or []
+    if test[:1] == ["CMD"] and len(test) > 1:
+        return test[1:]
+    if test[:1] == ["CMD-SHELL"] and len(test) == 2:
+        return ["sh", "-c", test[1]]
+    return None
+
+
 def start_odoo(env, timeout=300, check=True):
-    """Start Odoo and wait (bounded) until its health check passes."""
+    """Start Odoo and wait (bounded) until its health check passes.
+
+    The check is run here every second (the image's own HEALTHCHECK command, through docker
+    exec) instead of waiting for Docker's next scheduled check, which comes only every
+    HEALTH_INTERVAL (10 s and more in production): Odoo is back that much sooner.
+    """
     try:
         compose(env)["up", "--detach", "--no-deps", "odoo"].run(timeout=300)
     except (ProcessExecutionError, ProcessTimedOut):
@@ -145,6 +166,7 @@ def start_odoo(env, timeout=300, check=True):
         return False
     started = time.monotonic()
     cid = odoo_container(env)
+    probe = health_probe(cid)
     while True:
         state = docker()["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
                          cid].run(retcode=None, timeout=60)[1].split()
@@ -154,11 +176,17 @@ def start_odoo(env, timeout=300, check=True):
             if check:
                 raise DfrError(f"Odoo of {env.name} is {state[-1]} on the restored database")
             return False
+        if probe and state[:1] == ["running"]:
+            try:
+                if docker()["exec", cid, probe].run(retcode=None, timeout=30)[0] == 0:
+                    return True
+            except ProcessTimedOut:
+                pass
         if time.monotonic() - started > timeout:
             if check:
                 raise DfrError(f"Odoo of {env.name} was not healthy within {timeout} s on the restored database")
             return False
-        time.sleep(2)
+        time.sleep(1)
 
 
 def neutralize(env, side):
@@ -253,8 +281,12 @@ def load_side(env, tools, source, side, jobs, collate):
                ' LC_COLLATE :\'collate\' LC_CTYPE :\'ctype\'',
                variables={"side": side, "owner": settings.db_user(env), "collate": collate[0], "ctype": collate[1]},
                what=f"creating the side database {side}")
-    pg_options = ["-e", "PGOPTIONS=-c maintenance_work_mem="
-                  + env.get("BACKUP_RESTORE_MAINTENANCE_WORK_MEM", "256MB") + " -c synchronous_commit=off"]
+    # Bulk-load session settings: index builds sort in memory, foreign keys are checked with
+    # in-memory hash joins, and commits do not wait for the disk (the swap only happens after
+    # the load has finished and the server has the data; a crash before simply drops the copy).
+    memory = settings.restore_memory_mb(env, jobs)
+    pg_options = ["-e", f"PGOPTIONS=-c maintenance_work_mem={memory}MB -c work_mem={max(4, memory // 4)}MB"
+                  " -c synchronous_commit=off"]
     path, input_dir = _in_container(tools, source.path)
 
     def load_database():
@@ -399,8 +431,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
                            'ALTER DATABASE :"side" RENAME TO :"db";\nCOMMIT;',
                            variables={"db": db, "side": side, "previous": previous},
                            what="renaming the databases")
-                move_folder(tools, db, previous, missing_ok=True)
-                move_folder(tools, side, db, missing_ok=True)
+                move_folders(tools, (db, previous), (side, db))
                 _checkpoint("after-rename")
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "starting",
                                       "odoo_running": True, "timeout": timeout})

@@ -30,9 +30,9 @@ class Plan:
         return 5 + self.encrypting + bool(self.remote) + bool(self.prune)
 
 
-def plan(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
+def plan(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, zstd_level=3):
     keys, key_files = crypto.recipients(env) if encrypt else ([], [])
-    return Plan(tools=Tools(env), jobs=settings.jobs(env, jobs), level=settings.zstd_level(env),
+    return Plan(tools=Tools(env), jobs=settings.jobs(env, jobs), level=settings.zstd_level(env, zstd_level),
                 remote=offsite.remote(env) if copy_offsite else "", prune=prune, keys=keys, key_files=key_files)
 
 

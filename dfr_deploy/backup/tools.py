@@ -82,6 +82,7 @@ class Tools:
         self.backup_dir = Path(backup_dir) if backup_dir else settings.backup_dir(env)
         self.owner = f"{os.getuid()}:{os.getgid()}"
         self._pgpass_dir = None
+        self._db_cid = None    # the db container of the last check (see psql)
 
     # ------------------------------------------------------------------ preflight
     def check_image(self):
@@ -104,6 +105,7 @@ class Tools:
         if ready != 0:
             raise DfrError(f"the database of {self.env.name} does not accept connections: "
                            f"see `invoke logs --env={self.env.name} --service=db`")
+        self._db_cid = cid
         return cid
 
     # ------------------------------------------------------------------ secrets
@@ -195,12 +197,20 @@ class Tools:
     # ------------------------------------------------------------------ the stack's psql
     def psql(self, sql, db="postgres", variables=None, what="a database query"):
         """Run SQL as the superuser over the db container's unix socket (peer auth)."""
-        cid = self.db_container()
-        cmd = docker()["exec", "-i", "-u", "postgres", cid, "psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
-                       "--dbname", db]
-        for key, value in (variables or {}).items():
-            cmd = cmd["-v", f"{key}={value}"]
-        code, out, err = (cmd["-f", "-"] << sql).run(retcode=None, timeout=600)
+        # The container found by the last check is reused (a compose lookup and a readiness
+        # probe cost more than most queries). If the daemon no longer knows it or it stopped
+        # (point-in-time recovery replaces it), nothing ran: look it up again and retry once.
+        for attempt in (1, 2):
+            cid = self._db_cid or self.db_container()
+            cmd = docker()["exec", "-i", "-u", "postgres", cid, "psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
+                           "--dbname", db]
+            for key, value in (variables or {}).items():
+                cmd = cmd["-v", f"{key}={value}"]
+            code, out, err = (cmd["-f", "-"] << sql).run(retcode=None, timeout=600)
+            if code != 0 and attempt == 1 and (err or "").startswith("Error response from daemon"):
+                self._db_cid = None
+                continue
+            break
         if code != 0:
             raise DfrError(f"{what} failed: {(err or '').strip().splitlines()[-1] if err.strip() else code}")
         return out.strip()

@@ -22,8 +22,9 @@ from .tools import Tools, human
 SEGMENT_SIZE = 16 << 20          # wal_segment_size of our clusters (initdb default)
 SEGMENTS_PER_XLOGID = 0x100000000 // SEGMENT_SIZE
 ARCHIVE = "/wal_archive"
-SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial|\.[0-9A-F]{8}\.backup)?\.gz$")
-HISTORY = re.compile(r"^([0-9A-F]{8})\.history\.gz$")
+# Archived names: <WAL file name>.zst (dfr-archive-wal), or .gz (written by dfr-deploy 0.2).
+SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})(\.partial|\.[0-9A-F]{8}\.backup)?\.(?:zst|gz)$")
+HISTORY = re.compile(r"^([0-9A-F]{8})\.history\.(?:zst|gz)$")
 LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
 
 # Run in the tools image with the archive volume mounted read-only: names, sizes, mtimes.

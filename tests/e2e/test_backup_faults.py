@@ -115,6 +115,33 @@ def test_backup_disk_full(stack, good_set, tmp_path):
         subprocess.run(["umount", str(folder)], check=False)
 
 
+def test_missing_or_altered_attachment_is_reported_and_not_published(stack, good_set):
+    """Every store_fname of the dump must be in the filestore archive with its SHA-1: one file
+    gone and one altered make the backup fail with both counted, publishing nothing; with
+    --allow-missing the set is published and records them."""
+    names = stack.exec_db("SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL"
+                          " ORDER BY id LIMIT 2").split()
+    gone, altered = (f"/var/lib/odoo/filestore/dfr/{n}" for n in names)
+    fault = (f"mv {gone} {gone}.aside && cp -p {altered} {altered}.orig && printf x >> {altered}")
+    repair = f"mv {gone}.aside {gone}; if [ -e {altered}.orig ]; then mv {altered}.orig {altered}; fi"
+    before = sets_of(stack)
+    stack.compose("exec", "-T", "odoo", "sh", "-c", fault)
+    try:
+        last = failed(invoke(stack, "backup"), "1 attachment(s) missing and 1 with a wrong SHA-1",
+                      "nothing was published")
+        assert names[0] in last or names[1] in last, last
+        assert sets_of(stack) == before
+        assert not list(Tools(stack.env).backup_dir.glob(".tmp-*"))
+        allowed = invoke(stack, "backup", "--allow-missing")
+        assert allowed.returncode == 0, allowed.stderr
+        recorded = manifest.verify(sets_of(stack)[-1])["filestore"]
+        assert (recorded["missing"], recorded["mismatched"]) == ([names[0]], [names[1]])
+    finally:
+        stack.compose("exec", "-T", "odoo", "sh", "-c", repair)
+    for extra in sets_of(stack)[len(before):]:
+        Tools(stack.env).remove(extra)
+
+
 def test_flipped_byte_is_refused(stack, good_set, intact, tmp_path):
     damaged = copy_set(good_set, tmp_path)
     target = max((damaged / "db").glob("*.dat.zst"), key=lambda p: p.stat().st_size)

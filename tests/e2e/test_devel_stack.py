@@ -73,7 +73,7 @@ def test_data_filestore_and_wal_archive_survive_stop_and_deploy(devel):
     attachment = json.loads(body)
     devel.exec_db("SELECT pg_switch_wal()")
     archived = wait_until(lambda: [f for f in devel.compose("exec", "-T", "db", "ls", "/wal_archive")[1].split()
-                                   if f.endswith(".gz") and len(f) == 27], 60, what="a WAL segment in /wal_archive")
+                                   if f.endswith(".zst") and len(f) == 28], 60, what="a WAL segment in /wal_archive")
     stack.stop(devel.env)
     assert devel.compose("ps", "-q")[1].strip() == ""
     devel.deploy()

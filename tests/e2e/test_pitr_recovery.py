@@ -126,7 +126,7 @@ def test_latest_after_the_volume_is_lost_loses_at_most_archive_timeout(stack):
     newest = datetime.strptime(stack.exec_db(
         "SELECT to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') FROM probe"),
         "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
-    # archive_timeout, plus the time to gzip and publish a segment (and the kill's own latency)
+    # archive_timeout, plus the time to compress and publish a segment (and the kill's own latency)
     assert (lost_at - newest).total_seconds() <= ARCHIVE_TIMEOUT + 3
     # One session, one row per transaction: the rows written since `first` must have consecutive
     # ids (only the first may jump: sequences are WAL-logged 32 values ahead) - nothing lost in between.
@@ -178,7 +178,7 @@ def test_corrupted_segment_stops_recovery_and_leaves_the_database_alone(stack):
     timeline = int(stack.exec_db("SELECT timeline_id FROM pg_control_checkpoint()", db="postgres"))
     newest = max((f for f in wal.list_archive(stack.env) if f.kind == "segment" and f.timeline == timeline),
                  key=lambda f: f.number)
-    # Flip bytes in the middle of the newest archived segment (its gzip CRC no longer matches).
+    # Flip bytes in the middle of the newest archived segment (its zstd checksum no longer matches).
     docker()["run", "--rm", "--network", "none", "-v", f"{wal.archive_volume(stack.env)}:/a",
              stack.env.image("backup"), "python3", "-c",
              "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); m = len(b) // 2\n"

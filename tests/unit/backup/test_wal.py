@@ -26,15 +26,17 @@ def test_bad_lsn_is_one_clear_error(bad):
 
 @given(st.integers(min_value=0, max_value=(1 << 40) - 1))
 def test_segment_name_matches_the_archive_pattern(number):
-    name = wal.segment_name(3, number) + ".gz"
-    item = wal.classify(name, 1, 0)
-    assert (item.kind, item.timeline, item.number) == ("segment", 3, number)
+    for suffix in (".zst", ".gz"):       # .gz: archives written by dfr-deploy 0.2
+        item = wal.classify(wal.segment_name(3, number) + suffix, 1, 0)
+        assert (item.kind, item.timeline, item.number) == ("segment", 3, number)
+    assert wal.classify(wal.segment_name(3, number) + ".xz", 1, 0).kind == "other"
 
 
 def test_classify_every_kind_of_archive_file():
+    assert wal.classify("00000002.history.zst", 1, 0).kind == "history"
     assert wal.classify("00000002.history.gz", 1, 0).kind == "history"
     assert wal.classify("000000010000000000000003.00000028.backup.gz", 1, 0).kind == "backup"
-    assert wal.classify("000000010000000000000003.partial.gz", 1, 0).kind == "partial"
+    assert wal.classify("000000010000000000000003.partial.zst", 1, 0).kind == "partial"
     assert wal.classify(".000000010000000000000003.tmp.12", 1, 0).kind == "other"
 
 
