@@ -9,6 +9,7 @@ then is the set published by one rename.
 """
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import DfrError
 from ..progress import elapsed, say, step
@@ -51,8 +52,10 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
         try:
             with step(1, total, f"checking {env.project_name}"):
                 tools.db_container()
-                release = tools.odoo_release()
-                facts = stack_facts(tools, db)
+                with ThreadPoolExecutor(max_workers=1) as pool:   # a container start: overlap it
+                    release = pool.submit(tools.odoo_release)
+                    facts = stack_facts(tools, db)
+                    release = release.result()
                 say(f"      database {db}: {human(facts['db_size'])}, PostgreSQL {facts['server_version'].split()[0]}, "
                     f"Odoo {release['version']}")
             with step(2, total, f"dumping database {db} (pg_dump -Fd -j{jobs}, zstd -{level})"):
@@ -88,7 +91,11 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                     "duration_seconds": round(time.monotonic() - started_clock, 1),
                     "database": {"name": db, "size_bytes": facts["db_size"], "dump_bytes": dumped["raw_bytes"],
                                  "format": "pg_dump directory, data files zstd", "jobs": jobs,
-                                 "zstd_level": level, "collate": facts["collate"], "ctype": facts["ctype"]},
+                                 "zstd_level": level, "collate": facts["collate"], "ctype": facts["ctype"],
+                                 "pg_dump_seconds": dumped.get("pg_dump_seconds"),
+                                 "zstd_after_dump_seconds": dumped.get("zstd_after_seconds"),
+                                 "data_files": dumped["tables"],
+                                 "files_compressed_during_dump": dumped.get("compressed_during_dump")},
                     "filestore": {"files": archived["files"], "raw_bytes": archived["bytes"],
                                   "attachments_checked": archived["checked"],
                                   "missing": archived["missing"], "mismatched": archived["mismatched"]},

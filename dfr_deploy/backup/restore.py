@@ -237,14 +237,30 @@ def preflight(env, tools, source, db, identity):
     return source, scratch
 
 
-def check_versions(env, tools, source):
-    release = tools.odoo_release()
+def probe_stack(tools, db):
+    """What the checks need from the stack: Odoo's version (from its image), the server's major,
+    the live database's collation and the free disk of each volume. Read while the backup's
+    checksums are being verified (two container starts and a few queries, overlapped)."""
+    tools.db_container()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        release = pool.submit(tools.odoo_release)
+        free = pool.submit(tools.helper, "df", "df", "/pgdata", ODOO_DATA, BACKUPS, what="checking free disk space",
+                           odoo_data="ro", extra_mounts=[f"{tools.project}_postgres_data:/pgdata:ro"])
+        row = json.loads(tools.psql(
+            "SELECT json_build_object('server', current_setting('server_version_num')::int / 10000,"
+            " 'collate', coalesce((SELECT json_build_array(datcollate, datctype) FROM pg_database"
+            " WHERE datname = :'db'), '[\"C.UTF-8\", \"C.UTF-8\"]'::json))", variables={"db": db},
+            what="reading the server version and the collation"))
+        return {"release": release.result(), "server": row["server"], "collate": row["collate"],
+                "free": free.result()}
+
+
+def check_versions(env, source, stack):
+    release, server = stack["release"], stack["server"]
     if source.major_version and str(source.major_version) != str(release["major_version"]):
         raise DfrError(f"the backup is from Odoo {source.major_version} but {env.name} runs Odoo "
                        f"{release['major_version']}: restore it into a stack of the same Odoo major version "
                        "(or migrate it first); nothing was changed")
-    server = json.loads(tools.psql("SELECT json_build_object('v', current_setting('server_version_num')::int)",
-                                   what="reading the server version"))["v"] // 10000
     made = formats.pg_major(source.pg_version)
     if made and made > server:
         raise DfrError(f"the backup was made by PostgreSQL {made}, newer than {env.name}'s server ({server}): "
@@ -252,7 +268,7 @@ def check_versions(env, tools, source):
     return release
 
 
-def check_disk(env, tools, source, needs_scratch):
+def check_disk(tools, source, needs_scratch, free):
     data = source.manifest or {}
     db_bytes = (data.get("database") or {}).get("size_bytes")
     fs_bytes = (data.get("filestore") or {}).get("raw_bytes")
@@ -261,8 +277,6 @@ def check_disk(env, tools, source, needs_scratch):
             p.stat().st_size for p in source.path.rglob("*") if p.is_file())
         db_bytes = db_bytes or size * 3
         fs_bytes = fs_bytes or size
-    free = tools.helper("df", "df", "/pgdata", ODOO_DATA, BACKUPS, what="checking free disk space",
-                        odoo_data="ro", extra_mounts=[f"{tools.project}_postgres_data:/pgdata:ro"])
     needs = [("/pgdata", "the database volume", int(db_bytes * 1.2) + (64 << 20)),
              (ODOO_DATA, "the filestore volume", int(fs_bytes * 1.05) + (16 << 20))]
     if needs_scratch:
@@ -383,22 +397,24 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
         scratch = None
         try:
             recover(env, tools)
-            with step(1, total, f"checking {file}"):
-                source = formats.detect(file, jobs)
-                if (source.manifest or {}).get("method") == "basebackup":
-                    raise DfrError(f"{file} is a base backup: restore it to a point in time with "
-                                   "--to-time=... or --latest instead of --file")
-                source, scratch = preflight(env, tools, source, db, identity)
-                say(f"      {source.description}" + (f", Odoo {source.major_version}" if source.major_version else "")
-                    + (f", PostgreSQL {source.pg_version}" if source.pg_version else "") + ": intact")
-            with step(2, total, f"checking {env.project_name} (versions, free disk)"):
-                tools.db_container()
-                check_versions(env, tools, source)
-                check_disk(env, tools, source, source.kind == "set")
-                collate = json.loads(tools.psql(
-                    "SELECT coalesce((SELECT json_build_array(datcollate, datctype) FROM pg_database"
-                    " WHERE datname = :'db'), '[\"C.UTF-8\", \"C.UTF-8\"]')", variables={"db": db},
-                    what="reading the collation"))
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                # The stack is probed while the backup's checksums are verified; its answers are
+                # only judged in step 2 (a bad backup is reported first, whatever the stack says).
+                probe = pool.submit(probe_stack, tools, db)
+                with step(1, total, f"checking {file}"):
+                    source = formats.detect(file, jobs)
+                    if (source.manifest or {}).get("method") == "basebackup":
+                        raise DfrError(f"{file} is a base backup: restore it to a point in time with "
+                                       "--to-time=... or --latest instead of --file")
+                    source, scratch = preflight(env, tools, source, db, identity)
+                    say(f"      {source.description}"
+                        + (f", Odoo {source.major_version}" if source.major_version else "")
+                        + (f", PostgreSQL {source.pg_version}" if source.pg_version else "") + ": intact")
+                with step(2, total, f"checking {env.project_name} (versions, free disk)"):
+                    stack = probe.result()
+                    check_versions(env, source, stack)
+                    check_disk(tools, source, source.kind == "set", stack["free"])
+                    collate = stack["collate"]
             if production:
                 confirm_production(env, db, confirm)
             try:
