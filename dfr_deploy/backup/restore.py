@@ -323,10 +323,14 @@ def load_side(env, tools, source, side, jobs, collate):
 
     def load_filestore():
         # Filestore into filestore/<side>, next to the live one.
+        # Files the live filestore already holds with the same bytes are hard-linked, not written.
         archive = {"set": f"{path}/filestore.tar.zst", "odoo-zip": path}.get(source.kind)
         if archive:
-            tools.helper("fs-restore", "restore-filestore", "--archive", archive, "--dest", f"{FILESTORE}/{side}",
-                         what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
+            unpacked = tools.helper("fs-restore", "restore-filestore", "--archive", archive,
+                                    "--dest", f"{FILESTORE}/{side}", "--link-from", f"{FILESTORE}/{settings.db_name(env)}",
+                                    what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
+            say(f"      filestore: {unpacked['files']} files, {unpacked['linked']} of them already in place "
+                "(hard-linked, not copied)")
 
     # The database load is bound by index builds, the filestore by disk writes: run them side by
     # side (both land beside the live data; nothing live is touched). Both are always waited

@@ -1,6 +1,7 @@
 """Issue 4, tests 1 and 2: a backup of prod restored into staging is equal, neutralized and a new
 identity; Odoo's own zip is imported, and an exported zip loads back with `odoo db load`."""
 import json
+import re
 
 import pytest
 
@@ -98,3 +99,27 @@ def test_odoo_zip_import_and_export(prod, staging, prod_set, tmp_path):
     assert code == 0, logs
     assert db_fingerprint(staging, db="loaded") == db_fingerprint(prod)
     assert filestore_fingerprint(staging, db="loaded") == filestore_fingerprint(prod)
+
+
+def test_production_restore_of_its_own_set_links_the_filestore(prod, prod_set):
+    """Production needs --force and the typed name; restoring its own set then finds every file
+    already in place: hard-linked, so the previous copy costs no disk, and the data is equal."""
+    refused = invoke(prod, "restore", f"--file={prod_set}")
+    assert refused.returncode == 1 and "add --force" in refused.stderr
+    wrong = invoke(prod, "restore", f"--file={prod_set}", "--force", "--confirm=prod")
+    assert wrong.returncode == 1 and "is not the database name 'dfr'" in wrong.stderr
+    before = (db_fingerprint(prod), filestore_fingerprint(prod))
+    result = invoke(prod, "restore", f"--file={prod_set}", "--force", "--confirm=dfr")
+    assert result.returncode == 0, result.stderr
+    linked = re.search(r"filestore: (\d+) files, (\d+) of them already in place", result.stderr)
+    assert linked and int(linked[1]) >= 12 and linked[1] == linked[2], result.stderr
+    assert (db_fingerprint(prod), filestore_fingerprint(prod)) == before
+    assert config_params(prod).get("database.is_neutralized") != "true"     # production is never neutralized
+    previous = listing.previous_databases(prod.env)[0]["name"]
+    inodes = prod.compose("exec", "-T", "odoo", "sh", "-c",
+                          f"cd /var/lib/odoo/filestore && for f in dfr/*/*; do "
+                          f"echo $(stat -c %i $f) $(stat -c %i {previous}/${{f#dfr/}}); done")[1].split("\n")
+    # The 12 seeded attachments still share their inode with the previous copy (Odoo replaces,
+    # never rewrites, the files it regenerates once it runs on the restored copy).
+    pairs = [line.split() for line in inodes if line.strip()]
+    assert sum(1 for pair in pairs if len(pair) == 2 and pair[0] == pair[1]) >= 12, inodes

@@ -3,6 +3,7 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,52 @@ def test_a_damaged_header_is_refused(tmp_path):
     stream[0] ^= 0x01
     with pytest.raises(helper.Failed, match="bad checksum"):
         helper.TarDigests().feed(bytes(stream))
+
+
+def sha1_tree(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in Path(root).rglob("*") if p.is_file()}
+
+
+def test_restore_links_identical_files_and_writes_the_rest(tmp_path):
+    """The archive is the truth: identical live files are hard-linked, anything else (missing,
+    another size, same size but other bytes, bytes differing only in the last block) written."""
+    archived = tmp_path / "archived"
+    files = {f"{n:02x}/file{n}": os.urandom(700 + n * 5000) for n in range(6)}
+    files["00/empty"] = b""
+    for name, data in files.items():
+        (archived / name).parent.mkdir(parents=True, exist_ok=True)
+        (archived / name).write_bytes(data)
+    live = tmp_path / "live"
+    shutil.copytree(archived, live)
+    (live / "01/file1").unlink()                                       # missing
+    (live / "02/file2").write_bytes(files["02/file2"] + b"x")           # another size
+    rotten = bytearray(files["03/file3"]); rotten[100] ^= 1
+    (live / "03/file3").write_bytes(bytes(rotten))                      # same size, early difference
+    tail = bytearray(files["04/file4"]); tail[-1] ^= 1
+    (live / "04/file4").write_bytes(bytes(tail))                        # same size, last byte differs
+    (live / "99").mkdir(); (live / "99/extra").write_bytes(b"created after the backup")
+    stream = subprocess.run(["tar", "--numeric-owner", "-C", str(archived), "-cf", "-", "."], check=True,
+                            capture_output=True).stdout
+    dest = tmp_path / "restored"
+    dest.mkdir()
+    unpack = helper.TarRestore(str(dest), str(live), os.getuid(), os.getgid())
+    for start in range(0, len(stream), 3000):
+        unpack.feed(stream[start:start + 3000])
+    assert unpack.complete
+    assert sha1_tree(dest) == sha1_tree(archived)                      # exactly the archive, no extra
+    linked = {n for n in files if (live / n).exists() and (dest / n).stat().st_ino == (live / n).stat().st_ino}
+    assert linked == {"00/file0", "05/file5", "00/empty"}
+    assert unpack.linked == 3 and len(unpack.written) == 4
+    assert (live / "03/file3").read_bytes() == bytes(rotten)           # the live copy is left alone
+
+
+def test_restore_refuses_paths_outside_the_folder(tmp_path):
+    (tmp_path / "a").write_bytes(b"data")
+    stream = subprocess.run(["tar", "-C", str(tmp_path), "-P", "--transform=s,^a,../evil,", "-cf", "-", "a"],
+                            check=True, capture_output=True).stdout
+    dest = tmp_path / "restored"
+    dest.mkdir()
+    with pytest.raises(helper.Failed, match="unsafe path"):
+        helper.TarRestore(str(dest), None, os.getuid(), os.getgid()).feed(stream)
+    assert not (tmp_path / "evil").exists()
