@@ -81,11 +81,11 @@ def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
         name = f"{env.project_name}-{stamp}-base"
         final = folder / name
         tmp = publish.temp_dir(folder, name)
-        try:
+        with set_steps.building(tools, tmp):
             with step(1, total, f"checking {env.project_name}"):
                 tools.db_container()
-                release = tools.odoo_release()
                 facts = logical.stack_facts(tools, db)
+                release = facts["release"]
                 cluster = json.loads(tools.psql(
                     "SELECT json_build_object('bytes', sum(pg_database_size(datname)),"
                     " 'archive_mode', current_setting('archive_mode'))::text FROM pg_database",
@@ -143,14 +143,8 @@ def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
                     "filestore": {"files": archived["files"], "raw_bytes": archived.get("bytes", 0)},
                     "encrypted": None, "verified": True,
                 })
-                data["files"] = manifest.hash_files(tmp, jobs)
-                data["size_bytes"] = sum(f["size"] for f in data["files"].values())
-                manifest.write(tmp, data)
+                set_steps.write_manifest(run_plan, tmp, data)
             data = set_steps.publish_set(run_plan, tmp, final, data, name)
-        except BaseException:
-            set_steps.discard_quietly(tools, tmp)
-            tools.close()
-            raise
         say(f"published {final} ({human(data['size_bytes'])}, {elapsed(began)})")
         set_steps.after_publish(env, run_plan, final,
                                 prune_title="retention (sets, then WAL older than the oldest kept base backup)")

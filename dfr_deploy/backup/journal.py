@@ -3,7 +3,7 @@ fsync of the folder), that says how far a swap got, so an interrupted one can be
 import json
 import os
 
-from . import publish
+from . import manifest
 
 
 def path(tools, name):
@@ -19,4 +19,4 @@ def write(tools, name, data):
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, target)
-    publish.fsync_path(target.parent)
+    manifest.fsync_path(target.parent)

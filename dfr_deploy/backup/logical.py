@@ -20,21 +20,25 @@ METHOD = "logical"
 
 
 def stack_facts(tools, db):
-    """Server version, database size and collation, installed modules (None if not Odoo)."""
-    row = json.loads(tools.psql(
-        "SELECT json_build_object('server_version', current_setting('server_version'),"
-        " 'server_version_num', current_setting('server_version_num')::int,"
-        " 'db_size', pg_database_size(current_database()),"
-        " 'collate', datcollate, 'ctype', datctype,"
-        " 'odoo', to_regclass('public.ir_module_module') IS NOT NULL)"
-        " FROM pg_database WHERE datname = current_database()", db=db,
-        what=f"reading database {db}"))
-    modules = None
-    if row["odoo"]:
-        modules = json.loads(tools.psql(
-            "SELECT coalesce(json_object_agg(name, latest_version ORDER BY name), '{}')"
-            " FROM ir_module_module WHERE state = 'installed'", db=db, what="reading installed modules"))
-    row["modules"] = modules
+    """Server version, database size and collation, installed modules (None if not Odoo), and
+    Odoo's release from the Odoo image (a container start, overlapped with the queries)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        release = pool.submit(tools.odoo_release)
+        row = json.loads(tools.psql(
+            "SELECT json_build_object('server_version', current_setting('server_version'),"
+            " 'server_version_num', current_setting('server_version_num')::int,"
+            " 'db_size', pg_database_size(current_database()),"
+            " 'collate', datcollate, 'ctype', datctype,"
+            " 'odoo', to_regclass('public.ir_module_module') IS NOT NULL)"
+            " FROM pg_database WHERE datname = current_database()", db=db,
+            what=f"reading database {db}"))
+        modules = None
+        if row["odoo"]:
+            modules = json.loads(tools.psql(
+                "SELECT coalesce(json_object_agg(name, latest_version ORDER BY name), '{}')"
+                " FROM ir_module_module WHERE state = 'installed'", db=db, what="reading installed modules"))
+        row["modules"] = modules
+        row["release"] = release.result()
     return row
 
 
@@ -49,13 +53,11 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
         name = f"{env.project_name}-{started:%Y%m%dT%H%M%SZ}"
         final = folder / name
         tmp = publish.temp_dir(folder, name)
-        try:
+        with set_steps.building(tools, tmp):
             with step(1, total, f"checking {env.project_name}"):
                 tools.db_container()
-                with ThreadPoolExecutor(max_workers=1) as pool:   # a container start: overlap it
-                    release = pool.submit(tools.odoo_release)
-                    facts = stack_facts(tools, db)
-                    release = release.result()
+                facts = stack_facts(tools, db)
+                release = facts["release"]
                 say(f"      database {db}: {human(facts['db_size'])}, PostgreSQL {facts['server_version'].split()[0]}, "
                     f"Odoo {release['version']}")
             with step(2, total, f"dumping database {db} (pg_dump -Fd -j{jobs}, zstd -{level})"):
@@ -101,15 +103,9 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
                                   "missing": archived["missing"], "mismatched": archived["mismatched"]},
                     "encrypted": None, "verified": True,
                 })
-                data["files"] = manifest.hash_files(tmp, jobs)
-                data["size_bytes"] = sum(f["size"] for f in data["files"].values())
-                data["filestore"]["bytes"] = data["files"]["filestore.tar.zst"]["size"]
-                manifest.write(tmp, data)
+                data["filestore"]["bytes"] = (tmp / "filestore.tar.zst").stat().st_size
+                set_steps.write_manifest(run, tmp, data)
             data = set_steps.publish_set(run, tmp, final, data, name)
-        except BaseException:
-            set_steps.discard_quietly(tools, tmp)
-            tools.close()
-            raise
         say(f"published {final} ({human(data['size_bytes'])}, {elapsed(started_clock)})")
         set_steps.after_publish(env, run, final)
     return final

@@ -94,11 +94,16 @@ def write(folder, data):
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, folder / NAME)
-    dir_fd = os.open(folder, os.O_RDONLY)
+    fsync_path(folder)
+
+
+def fsync_path(path):
+    """fsync one file or folder (a folder: so the names in it survive a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def load(folder):

@@ -34,7 +34,7 @@ from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 from ..docker import compose, docker
 from ..errors import DfrError
 from ..progress import elapsed, say, step
-from . import basebackup, formats, journal, lock, publish, settings, wal
+from . import basebackup, formats, journal, lock, manifest, publish, settings, wal
 from . import restore as logical_restore
 from .tools import BACKUPS, ODOO_DATA, Tools, human
 
@@ -189,7 +189,7 @@ def write_volumes(env, live, previous):
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    publish.fsync_path(path.parent)
+    manifest.fsync_path(path.parent)
 
 
 def remove_volume(env, name):

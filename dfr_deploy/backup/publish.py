@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import DfrError
 from . import manifest
+from .manifest import fsync_path
 
 TEMP_PREFIX = ".tmp-"
 
@@ -18,14 +19,6 @@ def temp_dir(folder, name):
     path = Path(folder) / f"{TEMP_PREFIX}{name}-{os.getpid()}"
     path.mkdir(mode=0o700)
     return path
-
-
-def fsync_path(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_tree(root):

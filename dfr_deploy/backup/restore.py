@@ -265,7 +265,6 @@ def check_versions(env, source, stack):
     if made and made > server:
         raise DfrError(f"the backup was made by PostgreSQL {made}, newer than {env.name}'s server ({server}): "
                        "restore it into a server of that major or newer; nothing was changed")
-    return release
 
 
 def check_disk(tools, source, needs_scratch, free):

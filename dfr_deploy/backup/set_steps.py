@@ -94,6 +94,25 @@ def publish_set(run, tmp, final, data, name):
         return outer
 
 
+@contextmanager
+def building(tools, tmp):
+    """While a set is being made in `tmp`: on any failure remove it (nothing half-made stays
+    behind) and the tools' private password file, then let the failure through."""
+    try:
+        yield
+    except BaseException:
+        discard_quietly(tools, tmp)
+        tools.close()
+        raise
+
+
+def write_manifest(run, tmp, data):
+    """The SHA-256 and size of every file of the set into its manifest, written into `tmp`."""
+    data["files"] = manifest.hash_files(tmp, run.jobs)
+    data["size_bytes"] = sum(f["size"] for f in data["files"].values())
+    manifest.write(tmp, data)
+
+
 def discard_quietly(tools, *paths):
     """Remove unpublished folders after a failure; the original failure matters more."""
     for path in paths:
