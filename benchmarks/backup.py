@@ -11,11 +11,13 @@ and prints times, sizes, ratios and where the time goes. Both run in the same ba
 container image on the stack's network, with the same CPU and disk. The stack, its volumes and
 the files are removed at the end.
 
-    .venv/bin/python benchmarks/backup.py [--db-gb=1] [--files-gb=1] [--jobs=2]
+    .venv/bin/python benchmarks/backup.py [--db-gb=1] [--files-gb=1] [--jobs=2] [--rounds=3]
 """
 import argparse
 import json
+import os
 import secrets
+import statistics
 import shutil
 import socket
 import sys
@@ -101,13 +103,15 @@ def baseline_restore(tools, out, db):
 
 
 def settle(tools, limit=300):
-    """Wait (bounded) until the WAL archiver has caught up, so that no run pays for the WAL
-    written by the one before it (the archiver shares the 2 cores); returns the seconds waited."""
+    """Before each timed run: wait (bounded) until the WAL archiver has caught up, then flush
+    every dirty page to disk (sync), so that no run pays for the WAL or the writes of the one
+    before it (the archiver and the disk are shared); returns the seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         if tools.psql("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'") == "0":
             break
         time.sleep(1)
+    os.sync()
     return time.monotonic() - started
 
 
@@ -115,11 +119,83 @@ def size_of(path):
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
+def one_round(env, tools, work, db, jobs, number, total):
+    """Baseline backup, our backup, baseline restore, our restore - each after settle()."""
+    print(f"\n---------------- round {number} of {total} ----------------", flush=True)
+    base = work / "backups" / "baseline"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    result = {"waited": [settle(tools)]}
+    result["b_backup"] = baseline_backup(tools, base, db)
+    result["b_size"] = size_of(base)
+
+    backup_steps = StepTimes()
+    result["waited"].append(settle(tools))
+    with backup_steps.patch(logical):
+        result["o_backup"], set_path = timed(logical.backup, env, jobs=jobs, encrypt=False, copy_offsite=False)
+    result["o_backup_steps"] = backup_steps.times
+    result["o_size"] = size_of(set_path)
+    made = json.loads((set_path / "manifest.json").read_text())
+    result["dump"], result["files"] = made["database"], made["filestore"]
+
+    result["waited"].append(settle(tools))
+    result["b_restore"] = baseline_restore(tools, base, db)
+    result["waited"].append(settle(tools))
+    restore_steps = StepTimes()
+    with restore_steps.patch(restore):
+        # The default restore, as an operator runs it: the replaced database and filestore
+        # are kept as the previous copy (the baseline, too, leaves the old data in place).
+        result["o_restore"], previous = timed(restore.restore, env, str(set_path), force=True, confirm=db, jobs=jobs)
+    result["o_restore_steps"] = restore_steps.times
+    restore.drop_copy(tools, previous)
+    result["b_backup_time"] = sum(result["b_backup"].values())
+    result["b_restore_time"] = sum(result["b_restore"].values())
+    return result
+
+
+def report(rounds, db_size, args):
+    print("\n================ backup benchmark ================")
+    files = rounds[-1]["files"]
+    print(f"data: database {db_size / 1e9:.2f} GB, filestore {files['raw_bytes'] / 2 ** 30:.2f} GiB in "
+          f"{files['files']} files; jobs {args.jobs}; "
+          f"{len(rounds)} round(s), each: baseline backup, ours, baseline restore, ours")
+    print("waited for the WAL archiver (then sync) before each run: "
+          + "; ".join(", ".join(f"{w:.0f} s" for w in r["waited"]) for r in rounds))
+    rows = (("backup time (s)", "b_backup_time", "o_backup", "<= 0.30"),
+            ("restore time (s)", "b_restore_time", "o_restore", "<= 0.75"),
+            ("size (MB)", "b_size", "o_size", "<= 1.00"))
+    print(f"\n{'':20}{'round':>6}{'baseline':>11}{'ours':>9}{'ratio':>8}")
+    for label, base_key, ours_key, _ in rows:
+        scale = 1e6 if label.startswith("size") else 1
+        for number, r in enumerate(rounds, 1):
+            print(f"{label:20}{number:6}{r[base_key] / scale:11.1f}{r[ours_key] / scale:9.1f}"
+                  f"{r[ours_key] / r[base_key]:8.2f}")
+    print(f"\nmedian of {len(rounds)} round(s){'':4}{'baseline':>10}{'ours':>9}{'ratio':>8}  target")
+    for label, base_key, ours_key, target in rows:
+        scale = 1e6 if label.startswith("size") else 1
+        base = statistics.median(r[base_key] for r in rounds) / scale
+        ours = statistics.median(r[ours_key] for r in rounds) / scale
+        ratio = statistics.median(r[ours_key] / r[base_key] for r in rounds)
+        print(f"{label:24}{base:10.1f}{ours:9.1f}{ratio:8.2f}  {target}")
+    last = rounds[-1]
+    database = last["dump"]
+    print(f"\nours, inside the dump step (last round): pg_dump {database['pg_dump_seconds']} s, then zstd of what "
+          f"was left {database['zstd_after_dump_seconds']} s ({database['files_compressed_during_dump']} of "
+          f"{database['data_files']} data files compressed while pg_dump ran)")
+    print("\nwhere the time goes (last round)")
+    for label, values in (("baseline backup", last["b_backup"].items()), ("ours backup", last["o_backup_steps"]),
+                          ("baseline restore", last["b_restore"].items()), ("ours restore", last["o_restore_steps"])):
+        print(f"  {label}:")
+        for title, seconds in values:
+            print(f"    {seconds:8.1f} s  {title}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db-gb", type=float, default=1.0)
     parser.add_argument("--files-gb", type=float, default=1.0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the four runs; medians are reported")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dfr-bench-backup-"))
@@ -146,49 +222,10 @@ def main():
         db_size = int(tools.psql("SELECT pg_database_size(current_database())", db=db))
         print(f"\ndata generated in {gen_time:.0f} s; database {db_size / 1e9:.2f} GB\n", flush=True)
 
-        base = work / "backups" / "baseline"
-        base.mkdir(parents=True)
-        waited = [settle(tools)]
-        b_backup = baseline_backup(tools, base, db)
-        b_size = size_of(base)
-
-        ours_steps = StepTimes()
-        waited.append(settle(tools))
-        with ours_steps.patch(logical):
-            o_backup_time, set_path = timed(logical.backup, env, jobs=args.jobs, encrypt=False, copy_offsite=False)
-        o_size = size_of(set_path)
-
-        waited.append(settle(tools))
-        b_restore = baseline_restore(tools, base, db)
-        waited.append(settle(tools))
-        restore_steps = StepTimes()
-        with restore_steps.patch(restore):
-            # The default restore, as an operator runs it: the replaced database and filestore
-            # are kept as the previous copy (the baseline, too, leaves the old data in place).
-            o_restore_time, previous = timed(restore.restore, env, str(set_path), force=True, confirm=db,
-                                             jobs=args.jobs)
-        restore.drop_copy(tools, previous)
+        rounds = [one_round(env, tools, work, db, args.jobs, number, args.rounds)
+                   for number in range(1, args.rounds + 1)]
         tools.close()
-
-        b_backup_time, b_restore_time = sum(b_backup.values()), sum(b_restore.values())
-        print("\n================ backup benchmark ================")
-        print(f"data: database {db_size / 1e9:.2f} GB, filestore {args.files_gb:.2f} GiB; jobs {args.jobs}")
-        print("waited for the WAL archiver to catch up before each run: "
-              + ", ".join(f"{w:.0f} s" for w in waited) + " (baseline backup, ours, baseline restore, ours)")
-        print(f"{'':28}{'baseline':>12}{'ours':>12}{'ratio':>8}  target")
-        print(f"{'backup time (s)':28}{b_backup_time:12.1f}{o_backup_time:12.1f}{o_backup_time / b_backup_time:8.2f}  <= 0.30")
-        print(f"{'restore time (s)':28}{b_restore_time:12.1f}{o_restore_time:12.1f}{o_restore_time / b_restore_time:8.2f}  <= 0.75")
-        print(f"{'size (MB)':28}{b_size / 1e6:12.1f}{o_size / 1e6:12.1f}{o_size / b_size:8.2f}  <= 1.00")
-        database = json.loads((set_path / "manifest.json").read_text())["database"]
-        print(f"\nours, inside the dump step: pg_dump {database['pg_dump_seconds']} s, then zstd of what was left "
-              f"{database['zstd_after_dump_seconds']} s ({database['files_compressed_during_dump']} of "
-              f"{database['data_files']} data files compressed while pg_dump ran)")
-        print("\nwhere the time goes")
-        for label, values in (("baseline backup", b_backup.items()), ("ours backup", ours_steps.times),
-                              ("baseline restore", b_restore.items()), ("ours restore", restore_steps.times)):
-            print(f"  {label}:")
-            for title, seconds in values:
-                print(f"    {seconds:8.1f} s  {title}")
+        report(rounds, db_size, args)
     finally:
         compose(env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=600)
         shutil.rmtree(work, ignore_errors=True)

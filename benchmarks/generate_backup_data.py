@@ -19,7 +19,6 @@ sys.path.insert(0, str(ROOT))
 from dfr_deploy import environments  # noqa: E402
 from dfr_deploy.backup import settings  # noqa: E402
 from dfr_deploy.backup.tools import Tools  # noqa: E402
-from dfr_deploy.docker import docker  # noqa: E402
 
 # ~215 bytes a farmer row with its plot and household share: rows per GB of table + index data
 FARMERS_PER_GB = 2_600_000
@@ -53,13 +52,14 @@ FILES = r"""
 import hashlib, os, random, sys
 root, total, uid = sys.argv[1], int(sys.argv[2]), 1000
 random.seed(42)
-text = (b"Farmer registration form. Name, national id, village, plot, crop, household. " * 4000)
+text = (b"Farmer registration form. Name, national id, village, plot, crop, household. " * 13000)
 written = n = 0
 os.makedirs(root, exist_ok=True)
 while written < total:
     n += 1
     size = random.randint(100_000, 1_000_000)
-    data = os.urandom(size) if random.random() < 0.7 else text[:size]
+    # every file different (the filestore stores equal contents once): numbered text forms
+    data = os.urandom(size) if random.random() < 0.7 else (b"Form %d. " % n + text)[:size]
     sha = hashlib.sha1(data).hexdigest()
     folder = os.path.join(root, sha[:2])
     os.makedirs(folder, exist_ok=True)

@@ -7,7 +7,8 @@ import pytest
 
 from dfr_deploy.backup import listing, manifest, odoo_zip
 
-from .backup_helpers import config_params, db_fingerprint, filestore_fingerprint, invoke, seed, sets_of
+from .backup_helpers import (config_params, db_fingerprint, edge_fingerprint, filestore_fingerprint, invoke, seed,
+                             seed_edge_cases, sets_of)
 
 
 @pytest.fixture(scope="module")
@@ -15,6 +16,7 @@ def prod(make_stack, tmp_path_factory):
     s = make_stack("prod", BACKUP_DIR=str(tmp_path_factory.mktemp("prod-backups")), BACKUP_JOBS="2")
     s.deploy()
     seed(s)
+    seed_edge_cases(s)
     return s
 
 
@@ -57,7 +59,11 @@ def test_round_trip_prod_to_staging(prod, staging, prod_set):
     result = invoke(staging, "restore", f"--file={prod_set}")
     assert result.returncode == 0, result.stderr
     assert db_fingerprint(staging) == db_fingerprint(prod)
+    assert edge_fingerprint(staging) == edge_fingerprint(prod)
     assert filestore_fingerprint(staging) == filestore_fingerprint(prod)
+    # the tables were loaded frozen (COPY FREEZE): every page all-visible, no later rewrite
+    assert staging.exec_db("SELECT relallvisible = relpages AND relpages > 0 FROM pg_class"
+                           " WHERE relname = 'dfr_farmer'") == "t"
     params = config_params(staging)
     assert params["database.is_neutralized"] == "true"
     assert params["database.uuid"] != prod_params["database.uuid"]
@@ -108,12 +114,12 @@ def test_production_restore_of_its_own_set_links_the_filestore(prod, prod_set):
     assert refused.returncode == 1 and "add --force" in refused.stderr
     wrong = invoke(prod, "restore", f"--file={prod_set}", "--force", "--confirm=prod")
     assert wrong.returncode == 1 and "is not the database name 'dfr'" in wrong.stderr
-    before = (db_fingerprint(prod), filestore_fingerprint(prod))
+    before = (db_fingerprint(prod), edge_fingerprint(prod), filestore_fingerprint(prod))
     result = invoke(prod, "restore", f"--file={prod_set}", "--force", "--confirm=dfr")
     assert result.returncode == 0, result.stderr
     linked = re.search(r"filestore: (\d+) files, (\d+) of them already in place", result.stderr)
     assert linked and int(linked[1]) >= 12 and linked[1] == linked[2], result.stderr
-    assert (db_fingerprint(prod), filestore_fingerprint(prod)) == before
+    assert (db_fingerprint(prod), edge_fingerprint(prod), filestore_fingerprint(prod)) == before
     assert config_params(prod).get("database.is_neutralized") != "true"     # production is never neutralized
     previous = listing.previous_databases(prod.env)[0]["name"]
     inodes = prod.compose("exec", "-T", "odoo", "sh", "-c",
