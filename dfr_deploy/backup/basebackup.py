@@ -83,7 +83,6 @@ def run(env, jobs=None, encrypt=True, copy_offsite=True, prune=False):
         tmp = publish.temp_dir(folder, name)
         with set_steps.building(tools, tmp):
             with step(1, total, f"checking {env.project_name}"):
-                tools.db_container()
                 facts = logical.stack_facts(tools, db)
                 release = facts["release"]
                 cluster = json.loads(tools.psql(

@@ -20,10 +20,12 @@ METHOD = "logical"
 
 
 def stack_facts(tools, db):
-    """Server version, database size and collation, installed modules (None if not Odoo), and
-    Odoo's release from the Odoo image (a container start, overlapped with the queries)."""
+    """The database runs and answers (else a DfrError saying how to start it); its server
+    version, size and collation, installed modules (None if not Odoo), and Odoo's release from
+    the Odoo image (a container start, overlapped with the check and the queries)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         release = pool.submit(tools.odoo_release)
+        tools.db_container()
         row = json.loads(tools.psql(
             "SELECT json_build_object('server_version', current_setting('server_version'),"
             " 'server_version_num', current_setting('server_version_num')::int,"
@@ -55,7 +57,6 @@ def backup(env, jobs=None, encrypt=True, copy_offsite=True, prune=False, allow_m
         tmp = publish.temp_dir(folder, name)
         with set_steps.building(tools, tmp):
             with step(1, total, f"checking {env.project_name}"):
-                tools.db_container()
                 facts = stack_facts(tools, db)
                 release = facts["release"]
                 say(f"      database {db}: {human(facts['db_size'])}, PostgreSQL {facts['server_version'].split()[0]}, "

@@ -137,11 +137,12 @@ def stop_odoo(env):
     # the time, and Odoo comes back exactly as it ran, even if the compose files changed since.
     cid = odoo_container(env)
     if not cid:
-        return
+        return None
     try:
         docker()["stop", "--time", "30", cid].run(timeout=120)
     except (ProcessExecutionError, ProcessTimedOut):
         raise DfrError(f"cannot stop Odoo of {env.name}: see `invoke status --env={env.name}`") from None
+    return cid
 
 
 def health_probe(cid):
@@ -156,14 +157,14 @@ def health_probe(cid):
     return None
 
 
-def start_odoo(env, timeout=300, check=True):
+def start_odoo(env, timeout=300, check=True, cid=None):
     """Start Odoo and wait (bounded) until its health check passes.
 
     The check is run here every quarter second, then every second (the image's own HEALTHCHECK
     command, through docker exec) instead of waiting for Docker's next scheduled check, which comes only every
     HEALTH_INTERVAL (10 s and more in production): Odoo is back that much sooner.
     """
-    cid = odoo_container(env)
+    cid = cid or odoo_container(env)    # the one stop_odoo stopped, else looked up
     try:
         if cid:
             docker()["start", cid].run(timeout=300)
@@ -251,11 +252,12 @@ def probe_stack(tools, db):
     """What the checks need from the stack: Odoo's version (from its image), the server's major,
     the live database's collation and the free disk of each volume. Read while the backup's
     checksums are being verified (two container starts and a few queries, overlapped)."""
-    tools.db_container()
     with ThreadPoolExecutor(max_workers=2) as pool:
+        # the two container runs need no database: started first
         release = pool.submit(tools.odoo_release)
         free = pool.submit(tools.helper, "df", "df", "/pgdata", ODOO_DATA, BACKUPS, what="checking free disk space",
                            odoo_data="ro", extra_mounts=[f"{tools.project}_postgres_data:/pgdata:ro"])
+        tools.db_container()
         row = json.loads(tools.psql(
             "SELECT json_build_object('server', current_setting('server_version_num')::int / 10000,"
             " 'collate', coalesce((SELECT json_build_array(datcollate, datctype) FROM pg_database"
@@ -316,7 +318,8 @@ def load_side(env, tools, source, side, jobs, collate):
                                f"{BACKUPS}/.tmp-restore-scratch-{os.getpid()}", "--jobs", str(jobs), side],
                 what="loading the side database", db=True, input_dir=input_dir, pg_options=pg_options)
             say(f"      database: schema {loaded['schema_seconds']} s, {loaded['tables']} tables' data "
-                f"{loaded['data_seconds']} s, indexes and constraints {loaded['post_data_seconds']} s")
+                f"{loaded['data_seconds']} s, indexes and constraints {loaded['index_seconds']} s, "
+                f"{loaded['foreign_keys']} foreign keys checked {loaded['foreign_key_seconds']} s")
         elif source.kind in ("pg-custom", "pg-directory"):
             tools.run("pg_restore", ["dfr-backup-helper", "restore-custom", "--file", path, "--jobs", str(jobs), side],
                       what="pg_restore into the side database", db=True, input_dir=input_dir, pg_options=pg_options)
@@ -453,7 +456,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
             write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "swapping",
                                   "odoo_running": True, "timeout": timeout})
             try:
-                stop_odoo(env)
+                stopped = stop_odoo(env)
                 terminate(tools, db, side)
                 tools.psql('BEGIN;\nALTER DATABASE :"db" RENAME TO :"previous";\n'
                            'ALTER DATABASE :"side" RENAME TO :"db";\nCOMMIT;',
@@ -463,7 +466,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
                 _checkpoint("after-rename")
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "starting",
                                       "odoo_running": True, "timeout": timeout})
-                start_odoo(env, timeout=timeout)
+                start_odoo(env, timeout=timeout, cid=stopped)
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "done"})
             except BaseException:
                 say("the swap failed: putting the previous database back")

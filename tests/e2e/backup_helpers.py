@@ -41,8 +41,8 @@ def seed(stack, rows=2000, files=12, marker="original"):
 
 # Objects a restore must bring back although they are awkward for a loader: names that need
 # quoting (a quote, a dot and spaces), text with tabs, newlines and backslashes, a generated
-# column (not in the dump's COPY), a table with no columns, a partitioned table, a sequence's
-# value and a large object.
+# column (not in the dump's COPY), a table with no columns, a partitioned table with a foreign
+# key, a sequence's value and a large object.
 ODD_TABLE = '"Odd ""schema"".x"."Farmer List. 2"'
 EDGE_CASES = f"""
 SET ROLE odoo;
@@ -51,10 +51,10 @@ CREATE TABLE {ODD_TABLE} (id int PRIMARY KEY, "Full Name" text, twice int GENERA
 INSERT INTO {ODD_TABLE} (id, "Full Name") SELECT g, E'tab\\there\\nnew line \\\\ back ' || g FROM generate_series(1, 300) g;
 CREATE TABLE dfr_no_columns ();
 INSERT INTO dfr_no_columns DEFAULT VALUES; INSERT INTO dfr_no_columns DEFAULT VALUES;
-CREATE TABLE dfr_visit (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE dfr_visit (id int, region text, farmer int REFERENCES dfr_farmer (id)) PARTITION BY LIST (region);
 CREATE TABLE dfr_visit_north PARTITION OF dfr_visit FOR VALUES IN ('north');
 CREATE TABLE dfr_visit_south PARTITION OF dfr_visit FOR VALUES IN ('south');
-INSERT INTO dfr_visit SELECT g, CASE WHEN g % 3 = 0 THEN 'north' ELSE 'south' END FROM generate_series(1, 90) g;
+INSERT INTO dfr_visit SELECT g, CASE WHEN g % 3 = 0 THEN 'north' ELSE 'south' END, g FROM generate_series(1, 90) g;
 CREATE SEQUENCE dfr_counter; SELECT setval('dfr_counter', 4242);
 CREATE TABLE dfr_scan (page oid); INSERT INTO dfr_scan SELECT lo_from_bytea(0, 'scanned registry page'::bytea);
 """
@@ -70,6 +70,10 @@ def edge_fingerprint(stack, db="dfr"):
     parts = [stack.exec_db(f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')"
                            f" FROM {table} t", db=db) for table in tables]
     parts.append(stack.exec_db("SELECT last_value FROM dfr_counter", db=db))
+    # every foreign key there, and checked (restores add them NOT VALID, then validate them)
+    parts.append(stack.exec_db("SELECT string_agg(conrelid::regclass || '.' || conname || '=' || convalidated, ','"
+                               " ORDER BY conrelid::regclass::text, conname) FROM pg_constraint WHERE contype = 'f'",
+                               db=db))
     parts.append(stack.exec_db("SELECT convert_from(lo_get(page), 'UTF8') FROM dfr_scan", db=db))
     return parts
 

@@ -158,6 +158,24 @@ def test_truncated_file_is_refused(stack, good_set, intact, tmp_path):
     failed(invoke(stack, "restore", f"--file={damaged}"), "filestore.tar.zst has 100 bytes", "truncated")
 
 
+def test_rows_the_database_refuses_stop_the_load_and_drop_the_side_copy(stack, good_set, intact, tmp_path):
+    """A set whose checksums hold but whose data PostgreSQL rejects (written by a faulty tool,
+    say): the table's COPY fails, the restore names it and removes the side database."""
+    bad = copy_set(good_set, tmp_path)
+    # In the tools image: the first farmer's id made text in its data file, recompressed.
+    script = ('for f in /set/db/*.dat.zst; do if zstd -dcq "$f" | grep -q "Farmer 1 "; then '
+              'zstd -dcq "$f" | sed "1s/^[0-9]*\\t/x\\t/" > /tmp/t && '
+              'zstd -qf /tmp/t -o "$f" && chown --reference=/set "$f" && echo "$f"; fi; done')
+    out = docker()["run", "--rm", "--network", "none", "-v", f"{bad}:/set", stack.env.image("backup"),
+                   "sh", "-c", script].run(timeout=120)[1]
+    assert out.strip(), "the farmers' data file was not found"
+    data = manifest.load(bad)
+    data["files"] = manifest.hash_files(bad)
+    manifest.write(bad, data)
+    last = failed(invoke(stack, "restore", f"--file={bad}"), "loading public.dfr_farmer", "psql")
+    assert "invalid input syntax for type integer" in last, last
+
+
 def test_not_a_backup_is_refused(stack, good_set, intact, tmp_path):
     (tmp_path / "holiday.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(5000))
     failed(invoke(stack, "restore", f"--file={tmp_path / 'holiday.jpg'}"), "is not a backup")

@@ -1,7 +1,5 @@
 """The filestore step's tar stream parser (backup/bin/dfr-backup-helper), on real GNU tar output."""
 import hashlib
-import importlib.machinery
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -10,18 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-HELPER = Path(__file__).resolve().parents[3] / "backup" / "bin" / "dfr-backup-helper"
-
-
-def load_helper():
-    loader = importlib.machinery.SourceFileLoader("dfr_backup_helper", str(HELPER))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-helper = load_helper()
+from .helper_script import helper
 
 
 def digests_of_tar(root, chunk):
