@@ -5,6 +5,7 @@ import time
 from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
 
 from . import images, secrets
+from .backup import interrupted
 from .backup.pitr import LABEL as PITR_LABEL
 from .docker import compose, docker
 from .errors import DfrError
@@ -68,6 +69,7 @@ def deploy(env, build=False, pull=False, timeout=900):
         else:
             images.ensure_present(env)
     with step(3, 4, f"starting {env.project_name}"):
+        interrupted.before_deploy(env)
         try:
             compose(env)["up", "--detach", "--remove-orphans", "--no-build"].run_fg()
         except ProcessExecutionError:

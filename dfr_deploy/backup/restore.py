@@ -103,12 +103,23 @@ def recover(env, tools):
     if exists:
         move_folders(tools, (db, side))
         move_folders(tools, (previous, db), missing_ok=False)
+    # Once Odoo was being started on the restored copy ("starting"), it may have served users
+    # (a deploy, say, before this ran): it is kept as the previous copy, never dropped.
+    keep = state.get("phase") == "starting" and database_exists(tools, side)
+    if keep:
+        tools.psql('ALTER DATABASE :"side" RENAME TO :"previous"', variables={"side": side, "previous": previous},
+                   what="keeping the restored copy")
+        move_folders(tools, (side, previous))
     if state.get("odoo_running", True):
         start_odoo(env, timeout=int(state.get("timeout", 300)), check=False)
-    try:
-        drop_copy(tools, side)
-    except DfrError as error:
-        say(f"could not remove the side copy {side}: {error}")
+    if keep:
+        say(f"the restored copy Odoo may have run on is kept as {previous} (`invoke backups` lists it; "
+            "the next restore or --drop-previous drops it)")
+    else:
+        try:
+            drop_copy(tools, side)
+        except DfrError as error:
+            say(f"could not remove the side copy {side}: {error}")
     path.unlink()
     say(f"the previous database {db} and its filestore are back in place")
     return True
@@ -467,6 +478,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "starting",
                                       "odoo_running": True, "timeout": timeout})
                 start_odoo(env, timeout=timeout, cid=stopped)
+                _checkpoint("after-start")
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "done"})
             except BaseException:
                 say("the swap failed: putting the previous database back")

@@ -43,12 +43,8 @@ def locked_start(env, run, operation):
     tools = run.tools
     tools.check_image()
     with lock.held(tools.backup_dir, operation, env.name):
-        from . import pitr, restore
-        restore.recover(env, tools)
-        pitr.recover_interrupted(env, tools)
-        for leftover in publish.leftovers(tools.backup_dir):
-            say(f"removing the unfinished set {leftover.name} left by an interrupted run")
-            publish.discard(leftover, tools.remove)
+        from .interrupted import put_right   # it imports restore and pitr, which import this module
+        put_right(env, tools)
         yield
 
 

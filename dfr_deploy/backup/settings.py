@@ -5,12 +5,14 @@ from pathlib import Path
 from ..errors import DfrError
 
 
-def backup_dir(env):
+def backup_dir(env, create=True):
     """BACKUP_DIR, default <root>/backups/<env>; created 0700 (sets are private)."""
     value = env.get("BACKUP_DIR", "")
     path = Path(value).expanduser() if value else env.root / "backups" / env.name
     if not path.is_absolute():
         path = env.root / path
+    if not create:
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
         os.chmod(path, 0o700)

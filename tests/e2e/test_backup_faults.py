@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from dfr_deploy import environments
-from dfr_deploy.backup import lock, manifest
+from dfr_deploy.backup import listing, lock, manifest, restore
 from dfr_deploy.backup.tools import Tools
 from dfr_deploy.docker import docker
 
@@ -104,8 +104,9 @@ def test_backup_disk_full(stack, good_set, tmp_path):
         assert invoke(stack, "backup", extra_env=small).returncode == 0
         first = [p for p in folder.iterdir() if not p.name.startswith(".")]
         st = os.statvfs(folder)
-        with open(folder / ".filler", "wb") as handle:  # leave about 300 kB
-            handle.write(b"\0" * (st.f_bavail * st.f_frsize - 300_000))
+        # leave about 40 kB: less than a third of the set (~110 kB), wherever the dump stops
+        with open(folder / ".filler", "wb") as handle:
+            handle.write(b"\0" * (st.f_bavail * st.f_frsize - 40_000))
         result = invoke(stack, "backup", extra_env=small)
         failed(result, "No space left on device")
         assert [p for p in folder.iterdir() if not p.name.startswith(".")] == first
@@ -241,6 +242,27 @@ def test_restore_killed_between_rename_and_start_brings_the_previous_back(stack,
     assert "putting the previous database back" in result.stderr
     assert (db_fingerprint(stack), filestore_fingerprint(stack)) == before
     assert stack.exec_db("SELECT count(*) FROM pg_database WHERE datname LIKE 'dfr\\_restore\\_%'") == "0"
+    cid = stack.container("odoo")
+    assert docker()["inspect", "-f", "{{.State.Health.Status}}", cid].run(timeout=60)[1].strip() == "healthy"
+
+
+def test_deploy_after_a_restore_killed_with_odoo_started_puts_it_right_and_keeps_both(stack, good_set):
+    """Killed once Odoo ran on the restored copy: users may already have written to it. The
+    next `invoke deploy` puts the previous database back before the stack starts, and keeps the
+    restored copy (with what was written to it) as the previous copy - nothing is dropped."""
+    stack.exec_db("UPDATE dfr_marker SET value = 'before the restore'")
+    before = db_fingerprint(stack), filestore_fingerprint(stack)
+    result = invoke(stack, "restore", f"--file={good_set}", extra_env={"DFR_TEST_KILL_AT": "after-start"})
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert stack.exec_db("SELECT value FROM dfr_marker") == "live"      # Odoo runs on the backup's data
+    stack.exec_db("UPDATE dfr_marker SET value = 'written on the restored copy'")
+    result = invoke(stack, "deploy")
+    assert result.returncode == 0, result.stderr
+    assert "putting it right before the stack starts" in result.stderr, result.stderr
+    assert (db_fingerprint(stack), filestore_fingerprint(stack)) == before
+    kept = [entry["name"] for entry in listing.previous_databases(stack.env)]
+    assert "written on the restored copy" in [stack.exec_db("SELECT value FROM dfr_marker", db=name) for name in kept]
+    assert not (Tools(stack.env).backup_dir / restore.JOURNAL).exists()
     cid = stack.container("odoo")
     assert docker()["inspect", "-f", "{{.State.Health.Status}}", cid].run(timeout=60)[1].strip() == "healthy"
 

@@ -1,0 +1,46 @@
+"""Operations killed half-way are put right before anything else runs on the environment.
+
+A restore's or a point-in-time restore's swap leaves a journal until it is done; an unfinished
+set leaves a `.tmp-*` folder. Every backup operation puts them right first, under its lock, and
+so does `invoke deploy` before it starts Odoo: otherwise Odoo would come up on a half-swapped
+database, and the next backup would put the previous one back over what users had written.
+"""
+from ..docker import compose
+from ..errors import DfrError
+from ..progress import say
+from . import lock, pitr, publish, restore, settings
+from .tools import Tools
+
+
+def put_right(env, tools):
+    """Finish interrupted restores and remove unfinished sets (the caller holds the lock)."""
+    restore.recover(env, tools)
+    pitr.recover_interrupted(env, tools)
+    for leftover in publish.leftovers(tools.backup_dir):
+        say(f"removing the unfinished set {leftover.name} left by an interrupted run")
+        publish.discard(leftover, tools.remove)
+
+
+def pending(env):
+    """A restore's swap journal is there (looked up without creating BACKUP_DIR)."""
+    folder = settings.backup_dir(env, create=False)
+    return any((folder / name).exists() for name in (restore.JOURNAL, pitr.JOURNAL))
+
+
+def before_deploy(env):
+    """Replay an interrupted restore's journal, with the database up, before the stack starts."""
+    if not pending(env):
+        return False
+    tools = Tools(env)
+    say(f"a restore of {env.name} was interrupted: putting it right before the stack starts")
+    tools.check_image()
+    try:
+        if env.bundled_db:
+            compose(env)["up", "--detach", "--no-deps", "--wait", "db"].run(timeout=600)
+        with lock.held(tools.backup_dir, "deploy", env.name):
+            put_right(env, tools)
+    except DfrError as error:
+        raise DfrError(f"{error} (an interrupted restore must be put right before the stack starts)") from None
+    finally:
+        tools.close()
+    return True
