@@ -177,15 +177,17 @@ def backups_(c, env, verify=False, json_=False):
     "to_lsn": "WAL position to recover to, e.g. 0/3000060",
     "to_xid": "transaction id to recover to (its commit included)",
     "latest": "recover everything the WAL archive holds (after losing the database)",
+    "allow_missing": "restore even if attachment files are missing (a pg_dump file holds no filestore: its files "
+                     "are taken from the live filestore)",
 })
 @one_line_errors
 def restore(c, env, file=None, identity=None, no_neutralize=False, force=False, confirm=None, drop_previous=False,
-            jobs=None, timeout=300, to_time=None, to_lsn=None, to_xid=None, latest=False):
+            jobs=None, timeout=300, to_time=None, to_lsn=None, to_xid=None, latest=False, allow_missing=False):
     """Restore a backup, or recover to a point in time; the replaced database comes back on failure."""
     backup_commands.restore(environments.resolve(env), file=file, to_time=to_time, to_lsn=to_lsn, to_xid=to_xid,
                             latest=latest, identity=identity, neutralize_copy=False if no_neutralize else None,
                             force=force, confirm=confirm, drop_previous=drop_previous, jobs=jobs,
-                            timeout=int(timeout))
+                            timeout=int(timeout), allow_missing=allow_missing)
 
 
 @task(name="backup-export", help={

@@ -20,7 +20,8 @@ def backup(env, method="logical", jobs=None, encrypt=True, copy_offsite=True, pr
 
 
 def restore(env, file=None, to_time=None, to_lsn=None, to_xid=None, latest=False, identity=None,
-            neutralize_copy=None, force=False, confirm=None, drop_previous=False, jobs=None, timeout=300):
+            neutralize_copy=None, force=False, confirm=None, drop_previous=False, jobs=None, timeout=300,
+            allow_missing=False):
     point_in_time = bool(to_time or to_lsn or to_xid or latest)
     if point_in_time and file:
         raise DfrError("give either --file or a point in time (--to-time/--to-lsn/--to-xid/--latest), not both")
@@ -32,4 +33,5 @@ def restore(env, file=None, to_time=None, to_lsn=None, to_xid=None, latest=False
         raise DfrError("give --file=PATH (a backup; `invoke backups` lists them) or a point in time "
                        "(--to-time/--to-lsn/--to-xid/--latest)")
     return logical_restore.restore(env, file, identity=identity, neutralize_copy=neutralize_copy, force=force,
-                                   confirm=confirm, drop_previous=drop_previous, jobs=jobs, timeout=timeout)
+                                   confirm=confirm, drop_previous=drop_previous, jobs=jobs, timeout=timeout,
+                                   allow_missing=allow_missing)

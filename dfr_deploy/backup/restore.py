@@ -365,17 +365,43 @@ def load_side(env, tools, source, side, jobs, collate):
             raise error
 
 
-def check_side(tools, side):
+def has_attachments(tools, side):
+    return tools.psql("SELECT to_regclass('public.ir_attachment') IS NOT NULL", db=side,
+                      what="reading the restored copy") == "t"
+
+
+def link_live_filestore(env, tools, side, allow_missing):
+    """A pg_dump file holds no filestore: the restored copy's attachment files are taken from
+    the live filestore (hard links, each file's SHA-1 checked against its row). Any not there
+    stops the restore, unless --allow-missing."""
+    if not has_attachments(tools, side):
+        return
+    rows = tools.psql("SELECT store_fname || E'\\t' || coalesce(checksum, '') FROM ir_attachment"
+                      " WHERE store_fname IS NOT NULL", db=side, what="reading the restored attachments")
+    result = tools.helper("fs-link", "link-files", "--source", f"{FILESTORE}/{settings.db_name(env)}",
+                          "--dest", f"{FILESTORE}/{side}", stdin=rows + "\n", what="taking files from the live filestore",
+                          odoo_data="rw")
+    say(f"      filestore: none in a pg_dump file; {result['linked']} attachment file(s) taken from the live "
+        "filestore (hard-linked, SHA-1 checked)")
+    missing, mismatched = result["missing"], result["mismatched"]
+    if (missing or mismatched) and not allow_missing:
+        raise DfrError(f"{len(missing)} attachment file(s) of the dump are not in the live filestore and "
+                       f"{len(mismatched)} there have another SHA-1 (first: {(missing + mismatched)[0]}): a pg_dump "
+                       "file holds no filestore - restore a set or an Odoo zip that has them, or add "
+                       "--allow-missing to restore without them; nothing was changed")
+
+
+def check_side(tools, side, allow_missing=False):
     """Every attachment row of the restored copy has its file in the side filestore."""
-    present = tools.psql("SELECT to_regclass('public.ir_attachment') IS NOT NULL", db=side,
-                         what="reading the restored copy")
-    if present != "t":
+    if not has_attachments(tools, side):
         return 0
     names = tools.psql("SELECT store_fname FROM ir_attachment WHERE store_fname IS NOT NULL", db=side,
                        what="reading the restored attachments")
     result = tools.helper("fs-check", "check-files", "--root", f"{FILESTORE}/{side}", stdin=names + "\n",
                           what="checking the restored filestore", odoo_data="ro")
-    if result["missing"]:
+    if result["missing"] and allow_missing:
+        say(f"      {len(result['missing'])} attachment file(s) missing, restored without them (--allow-missing)")
+    elif result["missing"]:
         raise DfrError(f"{len(result['missing'])} attachment file(s) of the backup are missing from its filestore "
                        f"(first: {result['missing'][0]}); nothing was changed - use another backup")
     return len([n for n in names.splitlines() if n])
@@ -403,7 +429,7 @@ def confirm_production(env, db, confirm):
 
 
 def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm=None, drop_previous=False,
-            jobs=None, timeout=300):
+            jobs=None, timeout=300, allow_missing=False):
     file = resolve_file(env, file)
     tools = Tools(env)
     db = settings.db_name(env)
@@ -446,8 +472,10 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
             try:
                 with step(3, total, f"restoring into the side database {side} (the live one is untouched)"):
                     load_side(env, tools, source, side, jobs, collate)
-                    count = check_side(tools, side)
-                    say(f"      {count} attachments, every file present")
+                    if source.kind in ("pg-custom", "pg-directory", "pg-sql"):
+                        link_live_filestore(env, tools, side, allow_missing)
+                    count = check_side(tools, side, allow_missing)
+                    say(f"      {count} attachments checked in the restored filestore")
                 with step(4, total, "neutralizing the copy, new uuid and secret" if neutralize_copy
                           else "keeping the copy as is (--no-neutralize / production)"):
                     if neutralize_copy:

@@ -129,3 +129,35 @@ def test_production_restore_of_its_own_set_links_the_filestore(prod, prod_set):
     # never rewrites, the files it regenerates once it runs on the restored copy).
     pairs = [line.split() for line in inodes if line.strip()]
     assert sum(1 for pair in pairs if len(pair) == 2 and pair[0] == pair[1]) >= 12, inodes
+
+
+def test_pg_dump_files_take_their_files_from_the_live_filestore(prod, staging, tmp_path):
+    """A pg_dump file (custom or plain SQL) holds no filestore: each attachment's file is taken
+    from the live filestore when it is there with its SHA-1; one that is not stops the restore
+    (nothing changed) unless --allow-missing."""
+    from dfr_deploy.docker import docker
+    db_cid = prod.container("db")
+    for fmt, name in (("custom", "dfr.dump"), ("plain", "dfr.sql")):
+        docker()["exec", "-u", "postgres", db_cid, "pg_dump", f"--format={fmt}", "--no-owner",
+                 f"--file=/tmp/{name}", "dfr"].run(timeout=300)
+        docker()["cp", f"{db_cid}:/tmp/{name}", str(tmp_path / name)].run(timeout=120)
+    before = (db_fingerprint(prod), filestore_fingerprint(prod))
+    for name in ("dfr.dump", "dfr.sql"):
+        result = invoke(prod, "restore", f"--file={tmp_path / name}", "--force", "--confirm=dfr", "--drop-previous")
+        assert result.returncode == 0, result.stderr
+        assert re.search(r"[1-9]\d* attachment file\(s\) taken from the live filestore", result.stderr), result.stderr
+        assert (db_fingerprint(prod), filestore_fingerprint(prod)) == before
+    # staging holds prod's files (restored above); one of them damaged there
+    damaged = staging.compose("exec", "-T", "odoo", "sh", "-c",
+                              "f=$(ls /var/lib/odoo/filestore/dfr/*/* | head -1) && printf x >> $f && echo $f")[1]
+    assert damaged.strip()
+    staging_before = db_fingerprint(staging)
+    refused = invoke(staging, "restore", f"--file={tmp_path / 'dfr.dump'}")
+    assert refused.returncode == 1, refused.stderr
+    assert "0 attachment file(s) of the dump are not in the live filestore and 1 there have another SHA-1" in \
+        refused.stderr and "--allow-missing" in refused.stderr, refused.stderr
+    assert db_fingerprint(staging) == staging_before
+    allowed = invoke(staging, "restore", f"--file={tmp_path / 'dfr.dump'}", "--allow-missing", "--drop-previous")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "1 attachment file(s) missing, restored without them (--allow-missing)" in allowed.stderr
+    assert db_fingerprint(staging) == db_fingerprint(prod)

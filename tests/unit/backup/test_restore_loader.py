@@ -64,3 +64,28 @@ def test_foreign_keys_left_to_pg_restore_when_unsure():
     assert helper.added_not_valid(FK_SQL.replace("(id);", "(id) NOT VALID;"), 2) is None
     # not as many statements as foreign keys in the listing: an unknown layout
     assert helper.added_not_valid(FK_SQL, 3) is None
+
+
+def test_link_files_takes_only_files_with_the_row_sha1(tmp_path, monkeypatch, capsys):
+    import hashlib
+    import io
+    import json
+    import os
+    from types import SimpleNamespace
+    live, dest = tmp_path / "live", tmp_path / "side"
+    rows = []
+    for content in (b"good", b"damaged later"):
+        sha = hashlib.sha1(content).hexdigest()
+        (live / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (live / sha[:2] / sha).write_bytes(content)
+        rows.append(f"{sha[:2]}/{sha}\t{sha}")
+    (live / rows[1].split("\t")[0]).write_bytes(b"bit rot")               # content no longer its SHA-1
+    gone = hashlib.sha1(b"gone").hexdigest()
+    rows += [f"{gone[:2]}/{gone}\t{gone}", rows[0], "../escape\tx"]        # missing, shared, unsafe
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(rows) + "\n"))
+    helper.cmd_link_files(SimpleNamespace(source=str(live), dest=str(dest), owner=f"{os.getuid()}:{os.getgid()}"))
+    result = json.loads(capsys.readouterr().out)
+    assert result == {"linked": 1, "missing": [rows[2].split("\t")[0]], "mismatched": [rows[1].split("\t")[0]]}
+    good = rows[0].split("\t")[0]
+    assert os.path.samefile(dest / good, live / good)                    # a hard link, not a copy
+    assert not (tmp_path / "escape").exists() and not (dest / rows[1].split("\t")[0]).exists()
