@@ -5,6 +5,8 @@ set leaves a `.tmp-*` folder. Every backup operation puts them right first, unde
 so does `invoke deploy` before it starts Odoo: otherwise Odoo would come up on a half-swapped
 database, and the next backup would put the previous one back over what users had written.
 """
+from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
+
 from ..docker import compose
 from ..errors import DfrError
 from ..progress import say
@@ -28,19 +30,24 @@ def pending(env):
 
 
 def before_deploy(env):
-    """Replay an interrupted restore's journal, with the database up, before the stack starts."""
+    """Replay an interrupted restore's journal before the stack starts (a failure stops the
+    deploy: Odoo must not start on a half-swapped database)."""
     if not pending(env):
         return False
     tools = Tools(env)
     say(f"a restore of {env.name} was interrupted: putting it right before the stack starts")
     tools.check_image()
     try:
-        if env.bundled_db:
-            compose(env)["up", "--detach", "--no-deps", "--wait", "db"].run(timeout=600)
+        # A restore's swap is undone with SQL: the database must run. A point-in-time
+        # restore's roll-back starts the right cluster itself.
+        if env.bundled_db and (settings.backup_dir(env, create=False) / restore.JOURNAL).exists():
+            try:
+                compose(env)["up", "--detach", "--no-deps", "--wait", "db"].run(timeout=600)
+            except (ProcessExecutionError, ProcessTimedOut):
+                raise DfrError(f"the database of {env.name} did not start: see `invoke logs --env={env.name} "
+                               "--service=db`; the interrupted restore is put right once it runs") from None
         with lock.held(tools.backup_dir, "deploy", env.name):
             put_right(env, tools)
-    except DfrError as error:
-        raise DfrError(f"{error} (an interrupted restore must be put right before the stack starts)") from None
     finally:
         tools.close()
     return True

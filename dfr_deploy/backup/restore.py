@@ -90,29 +90,35 @@ def recover(env, tools):
     db, side, previous = state["db"], state["side"], state["previous"]
     say(f"a restore of {env.name} was interrupted ({state.get('phase')}): putting the previous database back")
     stop_odoo(env)
-    if database_exists(tools, previous):
-        terminate(tools, db, previous)
-        renames = ""
-        if database_exists(tools, db):
-            renames += 'ALTER DATABASE :"db" RENAME TO :"side";\n'
-        renames += 'ALTER DATABASE :"previous" RENAME TO :"db";\n'
-        tools.psql(f"BEGIN;\n{renames}COMMIT;", variables={"db": db, "side": side, "previous": previous},
-                   what="renaming the previous database back")
-    # filestore: previous folder back under the live name (the restored one goes back to side)
-    exists = _filestore_exists(tools, previous)
-    if exists:
-        move_folders(tools, (db, side))
-        move_folders(tools, (previous, db), missing_ok=False)
-    # Once Odoo was being started on the restored copy ("starting"), it may have served users
-    # (a deploy, say, before this ran): it is kept as the previous copy, never dropped.
-    keep = state.get("phase") == "starting" and database_exists(tools, side)
-    if keep:
-        tools.psql('ALTER DATABASE :"side" RENAME TO :"previous"', variables={"side": side, "previous": previous},
-                   what="keeping the restored copy")
+    if state.get("phase") != "previous-back":
+        if database_exists(tools, previous):
+            terminate(tools, db, previous)
+            renames = ""
+            if database_exists(tools, db):
+                renames += 'ALTER DATABASE :"db" RENAME TO :"side";\n'
+            renames += 'ALTER DATABASE :"previous" RENAME TO :"db";\n'
+            tools.psql(f"BEGIN;\n{renames}COMMIT;", variables={"db": db, "side": side, "previous": previous},
+                       what="renaming the previous database back")
+        # filestore: previous folder back under the live name (the restored one goes back to side)
+        if _filestore_exists(tools, previous):
+            move_folders(tools, (db, side))
+            move_folders(tools, (previous, db), missing_ok=False)
+        # Once Odoo was being started on the restored copy ("starting"), it may have served
+        # users (a deploy, say, before this ran): it is kept as the previous copy, never
+        # dropped. Recorded first, so that a recovery interrupted from here on never swaps
+        # the kept copy back in.
+        state = dict(state, phase="previous-back",
+                     keep=state.get("phase") == "starting" and database_exists(tools, side))
+        write_journal(tools, state)
+    if state["keep"]:
+        if database_exists(tools, side):
+            tools.psql('ALTER DATABASE :"side" RENAME TO :"previous"', variables={"side": side, "previous": previous},
+                       what="keeping the restored copy")
         move_folders(tools, (side, previous))
+    _checkpoint("recovered-previous")
     if state.get("odoo_running", True):
         start_odoo(env, timeout=int(state.get("timeout", 300)), check=False)
-    if keep:
+    if state["keep"]:
         say(f"the restored copy Odoo may have run on is kept as {previous} (`invoke backups` lists it; "
             "the next restore or --drop-previous drops it)")
     else:
@@ -144,16 +150,18 @@ def odoo_running(env):
 
 
 def stop_odoo(env):
-    # The container itself is stopped and later started again (not `compose stop`/`up`): half
-    # the time, and Odoo comes back exactly as it ran, even if the compose files changed since.
-    cid = odoo_container(env)
-    if not cid:
-        return None
+    """Stop every running Odoo container; returns their ids.
+
+    The containers themselves are stopped and later started again (not `compose stop`/`up`):
+    half the time, and Odoo comes back exactly as it ran, even if the compose files changed."""
+    cids = compose(env)["ps", "-q", "odoo"].run(retcode=None, timeout=60)[1].split()
+    if not cids:
+        return []
     try:
-        docker()["stop", "--time", "30", cid].run(timeout=120)
+        docker()["stop", "--time", "30", *cids].run(timeout=120)
     except (ProcessExecutionError, ProcessTimedOut):
         raise DfrError(f"cannot stop Odoo of {env.name}: see `invoke status --env={env.name}`") from None
-    return cid
+    return cids
 
 
 def health_probe(cid):
@@ -168,18 +176,18 @@ def health_probe(cid):
     return None
 
 
-def start_odoo(env, timeout=300, check=True, cid=None):
+def start_odoo(env, timeout=300, check=True, cids=None):
     """Start Odoo and wait (bounded) until its health check passes.
 
     The check is run here every quarter second, then every second (the image's own HEALTHCHECK
     command, through docker exec) instead of waiting for Docker's next scheduled check, which comes only every
     HEALTH_INTERVAL (10 s and more in production): Odoo is back that much sooner.
     """
-    cid = cid or odoo_container(env)    # the one stop_odoo stopped, else looked up
     try:
-        if cid:
-            docker()["start", cid].run(timeout=300)
-        else:   # no container at all (removed meanwhile): create it as deploy does
+        if cids:    # the ones stop_odoo stopped
+            docker()["start", *cids].run(timeout=300)
+            cid = cids[-1]
+        else:       # not known, or removed meanwhile: as deploy does
             compose(env)["up", "--detach", "--no-deps", "odoo"].run(timeout=300)
             cid = odoo_container(env)
     except (ProcessExecutionError, ProcessTimedOut):
@@ -505,7 +513,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
                 _checkpoint("after-rename")
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "starting",
                                       "odoo_running": True, "timeout": timeout})
-                start_odoo(env, timeout=timeout, cid=stopped)
+                start_odoo(env, timeout=timeout, cids=stopped)
                 _checkpoint("after-start")
                 write_journal(tools, {"db": db, "side": side, "previous": previous, "phase": "done"})
             except BaseException:

@@ -256,6 +256,10 @@ def test_deploy_after_a_restore_killed_with_odoo_started_puts_it_right_and_keeps
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert stack.exec_db("SELECT value FROM dfr_marker") == "live"      # Odoo runs on the backup's data
     stack.exec_db("UPDATE dfr_marker SET value = 'written on the restored copy'")
+    # the first deploy dies too, once the previous database is back: the next one must not
+    # swap the restored copy in again
+    result = invoke(stack, "deploy", extra_env={"DFR_TEST_KILL_AT": "recovered-previous"})
+    assert result.returncode == -signal.SIGKILL, result.stderr
     result = invoke(stack, "deploy")
     assert result.returncode == 0, result.stderr
     assert "putting it right before the stack starts" in result.stderr, result.stderr

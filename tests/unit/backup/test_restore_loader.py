@@ -85,7 +85,8 @@ def test_link_files_takes_only_files_with_the_row_sha1(tmp_path, monkeypatch, ca
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(rows) + "\n"))
     helper.cmd_link_files(SimpleNamespace(source=str(live), dest=str(dest), owner=f"{os.getuid()}:{os.getgid()}"))
     result = json.loads(capsys.readouterr().out)
-    assert result == {"linked": 1, "missing": [rows[2].split("\t")[0]], "mismatched": [rows[1].split("\t")[0]]}
+    assert result == {"linked": 1, "missing": [rows[2].split("\t")[0], "../escape"],
+                      "mismatched": [rows[1].split("\t")[0]]}
     good = rows[0].split("\t")[0]
     assert os.path.samefile(dest / good, live / good)                    # a hard link, not a copy
     assert not (tmp_path / "escape").exists() and not (dest / rows[1].split("\t")[0]).exists()
