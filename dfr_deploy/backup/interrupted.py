@@ -23,10 +23,13 @@ def put_right(env, tools):
         publish.discard(leftover, tools.remove)
 
 
+def journal_left(env, name):
+    """A swap journal is there (looked up without creating BACKUP_DIR)."""
+    return (settings.backup_dir(env, create=False) / name).exists()
+
+
 def pending(env):
-    """A restore's swap journal is there (looked up without creating BACKUP_DIR)."""
-    folder = settings.backup_dir(env, create=False)
-    return any((folder / name).exists() for name in (restore.JOURNAL, pitr.JOURNAL))
+    return journal_left(env, restore.JOURNAL) or journal_left(env, pitr.JOURNAL)
 
 
 def before_deploy(env):
@@ -40,7 +43,7 @@ def before_deploy(env):
     try:
         # A restore's swap is undone with SQL: the database must run. A point-in-time
         # restore's roll-back starts the right cluster itself.
-        if env.bundled_db and (settings.backup_dir(env, create=False) / restore.JOURNAL).exists():
+        if env.bundled_db and journal_left(env, restore.JOURNAL):
             try:
                 compose(env)["up", "--detach", "--no-deps", "--wait", "db"].run(timeout=600)
             except (ProcessExecutionError, ProcessTimedOut):

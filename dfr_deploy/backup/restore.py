@@ -29,6 +29,7 @@ from .tools import BACKUPS, INPUT, ODOO_DATA, Tools, human
 
 JOURNAL = ".restore-journal.json"
 FILESTORE = f"{ODOO_DATA}/filestore"
+WITH_FILESTORE = ("set", "odoo-zip")   # the kinds of backup that carry one (pg_dump files do not)
 
 
 def _checkpoint(name):
@@ -141,12 +142,6 @@ def _filestore_exists(tools, name):
 def odoo_container(env):
     out = compose(env)["ps", "--all", "-q", "odoo"].run(retcode=None, timeout=60)[1].strip()
     return out.splitlines()[-1] if out else ""
-
-
-def odoo_running(env):
-    cid = odoo_container(env)
-    return bool(cid) and docker()["inspect", "-f", "{{.State.Running}}", cid].run(
-        retcode=None, timeout=60)[1].strip() == "true"
 
 
 def stop_odoo(env):
@@ -354,8 +349,8 @@ def load_side(env, tools, source, side, jobs, collate):
     def load_filestore():
         # Filestore into filestore/<side>, next to the live one.
         # Files the live filestore already holds with the same bytes are hard-linked, not written.
-        archive = {"set": f"{path}/filestore.tar.zst", "odoo-zip": path}.get(source.kind)
-        if archive:
+        if source.kind in WITH_FILESTORE:
+            archive = f"{path}/filestore.tar.zst" if source.kind == "set" else path
             unpacked = tools.helper("fs-restore", "restore-filestore", "--archive", archive,
                                     "--dest", f"{FILESTORE}/{side}", "--link-from", f"{FILESTORE}/{settings.db_name(env)}",
                                     what="unpacking the filestore", odoo_data="rw", input_dir=input_dir)
@@ -480,7 +475,7 @@ def restore(env, file, identity=None, neutralize_copy=None, force=False, confirm
             try:
                 with step(3, total, f"restoring into the side database {side} (the live one is untouched)"):
                     load_side(env, tools, source, side, jobs, collate)
-                    if source.kind in ("pg-custom", "pg-directory", "pg-sql"):
+                    if source.kind not in WITH_FILESTORE:
                         link_live_filestore(env, tools, side, allow_missing)
                     count = check_side(tools, side, allow_missing)
                     say(f"      {count} attachments checked in the restored filestore")
