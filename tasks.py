@@ -7,12 +7,12 @@ import json
 
 from invoke import Exit, task
 
-from dfr_deploy import base_image, environments, images, secrets, stack
-from dfr_deploy.backup import commands as backup_commands
-from dfr_deploy.backup import listing as backup_listing
-from dfr_deploy.backup import odoo_zip as backup_odoo_zip
-from dfr_deploy.backup import retention_task as backup_retention
-from dfr_deploy.backup import wal as backup_wal
+from dfr_deploy import environments
+from dfr_deploy.commands import backup as backup_commands
+from dfr_deploy.commands import drill as drill_commands
+from dfr_deploy.commands import jobs as job_commands
+from dfr_deploy.commands import restore as restore_commands
+from dfr_deploy.commands import stack as stack_commands
 from dfr_deploy.errors import DfrError
 
 ENV_HELP = "environment: devel, staging or prod"
@@ -29,14 +29,6 @@ def one_line_errors(function):
     return wrapper
 
 
-def _services(service):
-    if not service:
-        return images.SERVICES
-    if service not in images.SERVICES:
-        raise DfrError(f"unknown image {service!r}: use one of {', '.join(images.SERVICES)}")
-    return (service,)
-
-
 @task(help={
     "tag": "base image tag to provide (default debian:bookworm-slim; debian:trixie-slim works too)",
     "mirror": "Debian mirror for debootstrap (default: this machine's apt sources, else deb.debian.org)",
@@ -46,33 +38,34 @@ def _services(service):
 @one_line_errors
 def img_base(c, tag="debian:bookworm-slim", mirror=None, no_pull=False, force=False):
     """Provide the Debian base image: pull it, or make it with debootstrap (air-gapped)."""
-    base_image.ensure(tag, mirror=mirror, pull=not no_pull, force=force)
+    stack_commands.img_base(tag, mirror=mirror, pull=not no_pull, force=force)
 
 
 @task(help={
     "env": ENV_HELP + " (decides tags and dev tools; default devel)",
-    "service": "only this image: odoo, postgres or nginx (default all)",
+    "service": "only this image: odoo, postgres, nginx, backup, monitoring or acme (default all)",
     "odoo_source": "Odoo source: a folder with odoo-bin, an archive or a URL (default: ODOO_SOURCE, else Odoo's 18.0 archive)",
     "no_cache": "build without Docker's layer cache",
 })
 @one_line_errors
 def img_build(c, env="devel", service=None, odoo_source=None, no_cache=False):
     """Build the images from the Dockerfiles in odoo/, postgres/ and nginx/."""
-    images.build(environments.resolve(env), _services(service), odoo_source=odoo_source, no_cache=no_cache)
+    stack_commands.img_build(environments.resolve(env), stack_commands.image_services(service),
+                             odoo_source=odoo_source, no_cache=no_cache)
 
 
 @task(help={"env": ENV_HELP + " (default prod)", "service": "only this image (default all)"})
 @one_line_errors
 def img_pull(c, env="prod", service=None):
     """Pull the environment's images from IMAGE_REGISTRY."""
-    images.pull(environments.resolve(env), _services(service))
+    stack_commands.img_pull(environments.resolve(env), stack_commands.image_services(service))
 
 
 @task(help={"env": ENV_HELP + " (default prod)", "service": "only this image (default all)"})
 @one_line_errors
 def img_push(c, env="prod", service=None):
     """Push the environment's images to IMAGE_REGISTRY."""
-    images.push(environments.resolve(env), _services(service))
+    stack_commands.img_push(environments.resolve(env), stack_commands.image_services(service))
 
 
 @task(name="secrets", help={"env": ENV_HELP})
@@ -80,12 +73,15 @@ def img_push(c, env="prod", service=None):
 def secrets_(c, env):
     """Generate the secret env files of an environment (never overwrites existing ones)."""
     environment = environments.resolve(env)
-    written = secrets.generate(environment)
+    written = stack_commands.make_secrets(environment)
     for path in written:
         print(f"wrote {path} (mode 0600): keep a copy in your password store")
+    admin = stack_commands.new_admin_password(written)
+    if admin:
+        print(f"Odoo's `admin` user of {environment.name} logs in with: {admin}  (shown this once; it stays "
+              "in the file above)")
     if not written:
         print(f"secrets of {environment.name} already exist in {environment.secrets_dir}; nothing changed")
-    secrets.check(environment)
 
 
 @task(help={
@@ -97,7 +93,14 @@ def secrets_(c, env):
 @one_line_errors
 def deploy(c, env, build=False, pull=False, timeout=900):
     """Bring an environment up and wait until it is healthy; safe to run again."""
-    stack.deploy(environments.resolve(env), build=build, pull=pull, timeout=int(timeout))
+    stack_commands.deploy(environments.resolve(env), build=build, pull=pull, timeout=int(timeout))
+
+
+@task(name="admin-password", help={"env": ENV_HELP})
+@one_line_errors
+def admin_password(c, env):
+    """Give Odoo's `admin` user the environment's generated password (.docker/<env>/admin_user_password)."""
+    stack_commands.admin_password(environments.resolve(env))
 
 
 @task(help={
@@ -108,7 +111,7 @@ def deploy(c, env, build=False, pull=False, timeout=900):
 @one_line_errors
 def stop(c, env, purge=False, force=False):
     """Stop an environment (data is kept unless --purge)."""
-    stack.stop(environments.resolve(env), purge=purge, force=force)
+    stack_commands.stop(environments.resolve(env), purge=purge, force=force)
 
 
 @task(help={
@@ -120,15 +123,30 @@ def stop(c, env, purge=False, force=False):
 @one_line_errors
 def logs(c, env, service=None, tail=200, follow=False):
     """Show the logs of an environment."""
-    stack.logs(environments.resolve(env), service=service, tail=int(tail), follow=follow)
+    stack_commands.logs(environments.resolve(env), service=service, tail=int(tail), follow=follow)
+
+
+@task(name="tls", help={
+    "env": ENV_HELP,
+    "json_": "machine-readable JSON output",
+    "renew": "renew now (TLS_MODE=acme); a failure keeps the current certificate",
+})
+@one_line_errors
+def tls_(c, env, json_=False, renew=False):
+    """Show the certificate nginx serves: names, issuer, days left, mode, last renewal."""
+    environment = environments.resolve(env)
+    if renew:
+        print(stack_commands.tls_renew(environment))
+    report = stack_commands.tls_report(environment)
+    print(json.dumps(report, indent=2) if json_ else stack_commands.format_tls(report))
 
 
 @task(name="status", help={"env": ENV_HELP, "json_": "machine-readable JSON output"})
 @one_line_errors
 def status_(c, env, json_=False):
     """Services, health, images and URLs of an environment."""
-    report = stack.status(environments.resolve(env))
-    print(json.dumps(report, indent=2) if json_ else stack.format_status(report))
+    report = stack_commands.status(environments.resolve(env))
+    print(json.dumps(report, indent=2) if json_ else stack_commands.format_status(report))
 
 
 # ------------------------------------------------------------------------------------ backups
@@ -159,8 +177,7 @@ def backup(c, env, jobs=None, no_encrypt=False, no_offsite=False, prune=False, a
 @one_line_errors
 def backups_(c, env, verify=False, json_=False):
     """List the backup sets of an environment: time, size, duration, verified, copies."""
-    report = backup_listing.report(environments.resolve(env), full=verify)
-    print(backup_listing.as_json(report) if json_ else backup_listing.format_report(report))
+    print(backup_commands.backups(environments.resolve(env), verify=verify, json_=json_))
 
 
 @task(help={
@@ -184,7 +201,7 @@ def backups_(c, env, verify=False, json_=False):
 def restore(c, env, file=None, identity=None, no_neutralize=False, force=False, confirm=None, drop_previous=False,
             jobs=None, timeout=300, to_time=None, to_lsn=None, to_xid=None, latest=False, allow_missing=False):
     """Restore a backup, or recover to a point in time; the replaced database comes back on failure."""
-    backup_commands.restore(environments.resolve(env), file=file, to_time=to_time, to_lsn=to_lsn, to_xid=to_xid,
+    restore_commands.restore(environments.resolve(env), file=file, to_time=to_time, to_lsn=to_lsn, to_xid=to_xid,
                             latest=latest, identity=identity, neutralize_copy=False if no_neutralize else None,
                             force=force, confirm=confirm, drop_previous=drop_previous, jobs=jobs,
                             timeout=int(timeout), allow_missing=allow_missing)
@@ -200,7 +217,7 @@ def restore(c, env, file=None, identity=None, no_neutralize=False, force=False, 
 @one_line_errors
 def backup_export(c, env, set_, format_="odoo-zip", output=None, identity=None):
     """Write a backup set in another format (Odoo's zip)."""
-    backup_odoo_zip.export(environments.resolve(env), set_, fmt=format_, output=output, identity=identity)
+    backup_commands.export(environments.resolve(env), set_, fmt=format_, output=output, identity=identity)
 
 
 @task(name="backup-prune", help={
@@ -213,7 +230,7 @@ def backup_export(c, env, set_, format_="odoo-zip", output=None, identity=None):
 @one_line_errors
 def backup_prune(c, env, dry_run=False, daily=None, weekly=None, monthly=None):
     """Remove old backup sets (grandfather-father-son); never the newest verified one."""
-    backup_retention.prune(environments.resolve(env), dry_run=dry_run, daily=daily, weekly=weekly, monthly=monthly)
+    backup_commands.prune(environments.resolve(env), dry_run=dry_run, daily=daily, weekly=weekly, monthly=monthly)
 
 
 # ------------------------------------------------------------------------ point-in-time recovery
@@ -226,4 +243,63 @@ def backup_prune(c, env, dry_run=False, daily=None, weekly=None, monthly=None):
 @one_line_errors
 def wal_status(c, env, json_=False):
     """The WAL archive: last archived segment and its age, failures, size, oldest segment still needed."""
-    print(backup_wal.run_status(environments.resolve(env), json_=json_))
+    print(backup_commands.wal(environments.resolve(env), json_=json_))
+
+
+# ------------------------------------------------------------------------ jobs and drills
+
+
+@task(name="backup-drill", help={
+    "env": ENV_HELP,
+    "set_": "the logical set to drill: folder name (see `invoke backups`) or path (default: the newest verified)",
+    "to_time": "drill a point-in-time recovery to this moment instead, e.g. \"2026-11-21 10:32:05+00\"",
+    "random_time": "drill a point-in-time recovery to a random moment of the recoverable window",
+    "from_offsite": "fetch the set from BACKUP_RCLONE_REMOTE first: prove the copy that survives losing the host",
+})
+@one_line_errors
+def backup_drill(c, env, set_=None, to_time=None, random_time=False, from_offsite=False):
+    """Prove a backup restores: into a throwaway stack, Odoo healthy on it, every row and file checked."""
+    drill_commands.drill(environments.resolve(env), set_name=set_, to_time=to_time, random_time=random_time,
+                         from_offsite=from_offsite)
+
+
+@task(help={
+    "env": ENV_HELP,
+    "remove": "remove every timer, unit, cron line and log rotation of this environment's jobs",
+    "show": "only show the jobs: schedule, next run, last run and result",
+    "root": "file system root to write under (default /; a folder for tests or images)",
+    "cron": "use cron even where systemd runs",
+    "systemd": "write systemd units even where systemd does not run (with --root)",
+})
+@one_line_errors
+def schedule(c, env, remove=False, show=False, root="/", cron=False, systemd=False):
+    """Install the environment's jobs (backups, base backups, drills, WAL checks) as timers or cron lines."""
+    environment = environments.resolve(env)
+    if show:
+        for row in job_commands.show(environment):
+            print(json.dumps(row))
+        return
+    mode = "cron" if cron else "systemd" if systemd else "auto"
+    changed = job_commands.schedule(environment, root=root, mode=mode, remove=remove)
+    for path in changed:
+        print(f"{'removed' if remove else 'wrote'} {path}")
+    if not changed:
+        print(f"the jobs of {environment.name} are {'not installed' if remove else 'installed already'}; nothing changed")
+
+
+@task(help={
+    "env": ENV_HELP,
+    "name": "the job: backup, basebackup, drill or wal-check",
+    "notify": "on failure, tell the team (mail, webhook) - for cron; systemd does it with OnFailure=",
+})
+@one_line_errors
+def job(c, env, name, notify=False):
+    """Run one scheduled job now, as its timer does (metrics written, the lock waited for)."""
+    job_commands.run(environments.resolve(env), name, notify_failure=notify)
+
+
+@task(help={"env": ENV_HELP, "failed_unit": "the systemd unit that failed (OnFailure= passes it)"})
+@one_line_errors
+def notify(c, env, failed_unit):
+    """Tell the team that a job failed (run by systemd's OnFailure=)."""
+    job_commands.failed_unit(environments.resolve(env), failed_unit)

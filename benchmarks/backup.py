@@ -30,10 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dfr_deploy import base_image, environments, images, secrets as dfr_secrets, stack  # noqa: E402
-from dfr_deploy.backup import logical, restore, settings  # noqa: E402
-from dfr_deploy.backup import tools as tools_mod  # noqa: E402
+from dfr_deploy import base_image, environments, images, secrets as dfr_secrets  # noqa: E402
+from dfr_deploy.backup import mounts, roles, settings  # noqa: E402
+from dfr_deploy.backup.restore import run as restore_run, swap as restore_swap  # noqa: E402
+from dfr_deploy.backup.runner import Runner, new_folder  # noqa: E402
+from dfr_deploy.backup.sets import logical  # noqa: E402
+from dfr_deploy.commands import backup as backup_commands, restore as restore_commands, stack  # noqa: E402
 from dfr_deploy.docker import compose, image_exists  # noqa: E402
+from dfr_deploy.stack.database import Catalog  # noqa: E402
 import generate_backup_data  # noqa: E402
 
 REGISTRY = "dfr-test"   # the stand-in images the tests build; never the product's names
@@ -75,40 +79,44 @@ def timed(function, *args, **kwargs):
     return time.monotonic() - started, result
 
 
-def baseline_backup(tools, out, db):
+# The baseline is what generic backup scripts do: shell pipelines, run in the same tools image,
+# as the same user, with the same limits and network as our steps (benchmark code only).
+def baseline_backup(runner, out, db):
     """pg_dump | gzip > db.sql.gz ; tar czf filestore.tar.gz (plain, as generic scripts do)."""
     times = {}
-    times["pg_dump | gzip"], _ = timed(tools.run, "baseline", [
-        "bash", "-c", 'set -o pipefail; pg_dump --no-password "$1" | gzip > "$2"', "sh", db,
-        f"{tools_mod.BACKUPS}/{out.name}/db.sql.gz"], what="baseline pg_dump | gzip", db="superuser")
-    times["tar czf filestore"], _ = timed(tools.run, "baseline", [
-        "tar", "-C", f"{tools_mod.ODOO_DATA}/filestore", "-czf", f"{tools_mod.BACKUPS}/{out.name}/filestore.tar.gz",
-        db], what="baseline tar czf", odoo_data="ro")
+    odoo_ro = mounts.volume(runner.odoo_volume, mounts.ODOO_DATA)
+    times["pg_dump | gzip"], _ = timed(runner.run, "baseline", [
+        "bash", "-c", 'set -o pipefail; pg_dump --no-password "$1" | gzip > "$2"', "sh", db, "/out/db.sql.gz"],
+        "baseline pg_dump | gzip", role=roles.application(runner.env), volumes=[mounts.bind(out, "/out", False)])
+    times["tar czf filestore"], _ = timed(runner.run, "baseline", [
+        "tar", "-C", f"{mounts.ODOO_DATA}/filestore", "-czf", "/out/filestore.tar.gz", db], "baseline tar czf",
+        volumes=[odoo_ro, mounts.bind(out, "/out", False)])
     return times
 
 
-def baseline_restore(tools, out, db):
+def baseline_restore(runner, catalog, out, db):
     target = "bench_baseline"
-    tools.psql('CREATE DATABASE :"t" OWNER :"o" TEMPLATE template0', variables={"t": target, "o": "odoo"})
+    catalog.sql('CREATE DATABASE :"t" OWNER :"o" TEMPLATE template0', {"t": target, "o": "odoo"})
     times = {}
-    times["gunzip | psql"], _ = timed(tools.run, "baseline", [
+    times["gunzip | psql"], _ = timed(runner.run, "baseline", [
         "bash", "-c", 'set -o pipefail; gunzip -c "$1" | psql -q -X --no-password -d "$2" >/dev/null', "sh",
-        f"{tools_mod.BACKUPS}/{out.name}/db.sql.gz", target], what="baseline gunzip | psql", db=True)
-    times["tar xzf filestore"], _ = timed(tools.run, "baseline", [
-        "sh", "-c", 'mkdir -p "$2" && tar -C "$2" -xzf "$1"', "sh",
-        f"{tools_mod.BACKUPS}/{out.name}/filestore.tar.gz", f"{tools_mod.ODOO_DATA}/filestore/{target}"],
-        what="baseline tar xzf", odoo_data="rw")
-    restore.drop_copy(tools, target)
+        "/set/db.sql.gz", target], "baseline gunzip | psql", role=roles.application(runner.env),
+        volumes=[mounts.bind(out, "/set")])
+    times["tar xzf filestore"], _ = timed(runner.run, "baseline", [
+        "sh", "-c", 'mkdir -p "$2" && tar -C "$2" -xzf "$1"', "sh", "/set/filestore.tar.gz",
+        f"{mounts.ODOO_DATA}/filestore/{target}"], "baseline tar xzf",
+        volumes=[mounts.bind(out, "/set"), mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, False)])
+    restore_swap.drop_copy(runner, catalog, target)
     return times
 
 
-def settle(tools, limit=300):
+def settle(catalog, limit=300):
     """Before each timed run: wait (bounded) until the WAL archiver has caught up, then flush
     every dirty page to disk (sync), so that no run pays for the WAL or the writes of the one
     before it (the archiver and the disk are shared); returns the seconds waited."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        if tools.psql("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'") == "0":
+        if catalog.sql("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'") == "0":
             break
         time.sleep(1)
     os.sync()
@@ -119,35 +127,38 @@ def size_of(path):
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-def one_round(env, tools, work, db, jobs, number, total):
+def one_round(env, runner, catalog, work, db, jobs, number, total):
     """Baseline backup, our backup, baseline restore, our restore - each after settle()."""
     print(f"\n---------------- round {number} of {total} ----------------", flush=True)
-    base = work / "backups" / "baseline"
+    base = work / "baseline"
     shutil.rmtree(base, ignore_errors=True)
-    base.mkdir(parents=True)
-    result = {"waited": [settle(tools)]}
-    result["b_backup"] = baseline_backup(tools, base, db)
+    new_folder(base)
+    result = {"waited": [settle(catalog)]}
+    result["b_backup"] = baseline_backup(runner, base, db)
     result["b_size"] = size_of(base)
 
     backup_steps = StepTimes()
-    result["waited"].append(settle(tools))
+    result["waited"].append(settle(catalog))
     with backup_steps.patch(logical):
-        result["o_backup"], set_path = timed(logical.backup, env, jobs=jobs, encrypt=False, copy_offsite=False)
+        # the task, as an operator runs it (the one door included)
+        result["o_backup"], set_path = timed(backup_commands.backup, env, jobs=jobs, encrypt=False,
+                                             copy_offsite=False)
     result["o_backup_steps"] = backup_steps.times
     result["o_size"] = size_of(set_path)
     made = json.loads((set_path / "manifest.json").read_text())
     result["dump"], result["files"] = made["database"], made["filestore"]
 
-    result["waited"].append(settle(tools))
-    result["b_restore"] = baseline_restore(tools, base, db)
-    result["waited"].append(settle(tools))
+    result["waited"].append(settle(catalog))
+    result["b_restore"] = baseline_restore(runner, catalog, base, db)
+    result["waited"].append(settle(catalog))
     restore_steps = StepTimes()
-    with restore_steps.patch(restore):
+    with restore_steps.patch(restore_run):
         # The default restore, as an operator runs it: the replaced database and filestore
         # are kept as the previous copy (the baseline, too, leaves the old data in place).
-        result["o_restore"], previous = timed(restore.restore, env, str(set_path), force=True, confirm=db, jobs=jobs)
+        result["o_restore"], previous = timed(restore_commands.restore, env, str(set_path), force=True, confirm=db,
+                                              jobs=jobs)
     result["o_restore_steps"] = restore_steps.times
-    restore.drop_copy(tools, previous)
+    restore_swap.drop_copy(runner, catalog, previous)
     result["b_backup_time"] = sum(result["b_backup"].values())
     result["b_restore_time"] = sum(result["b_restore"].values())
     return result
@@ -217,14 +228,14 @@ def main():
         dfr_secrets.generate(env)
         stack.deploy(env, timeout=600)
         gen_time, _ = timed(generate_backup_data.generate, env, args.db_gb, args.files_gb)
-        tools = tools_mod.Tools(env)
+        runner, catalog = Runner(env), Catalog(env)
         db = settings.db_name(env)
-        db_size = int(tools.psql("SELECT pg_database_size(current_database())", db=db))
+        db_size = int(catalog.sql("SELECT pg_database_size(:'db')", {"db": db}))
         print(f"\ndata generated in {gen_time:.0f} s; database {db_size / 1e9:.2f} GB\n", flush=True)
 
-        rounds = [one_round(env, tools, work, db, args.jobs, number, args.rounds)
-                   for number in range(1, args.rounds + 1)]
-        tools.close()
+        rounds = [one_round(env, runner, catalog, work, db, args.jobs, number, args.rounds)
+                  for number in range(1, args.rounds + 1)]
+        runner.close()
         report(rounds, db_size, args)
     finally:
         compose(env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=600)

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dfr_deploy import environments  # noqa: E402
-from dfr_deploy.backup import settings  # noqa: E402
-from dfr_deploy.backup.tools import Tools  # noqa: E402
+from dfr_deploy.backup import mounts, settings  # noqa: E402
+from dfr_deploy.backup.runner import Runner  # noqa: E402
+from dfr_deploy.stack.database import Catalog  # noqa: E402
 
 # ~215 bytes a farmer row with its plot and household share: rows per GB of table + index data
 FARMERS_PER_GB = 2_600_000
@@ -47,10 +48,11 @@ CREATE INDEX bench_household_head ON bench_household (head);
 ANALYZE;
 """
 
-# Runs in the backup-tools container with the odoo_data volume: writes files, prints COPY rows.
+# Runs in the backup-tools container (as the tools' user, uid 1000 like Odoo) with the odoo_data
+# volume: writes files, prints COPY rows. Benchmark data only.
 FILES = r"""
 import hashlib, os, random, sys
-root, total, uid = sys.argv[1], int(sys.argv[2]), 1000
+root, total = sys.argv[1], int(sys.argv[2])
 random.seed(42)
 text = (b"Farmer registration form. Name, national id, village, plot, crop, household. " * 13000)
 written = n = 0
@@ -66,29 +68,28 @@ while written < total:
     path = os.path.join(folder, sha)
     with open(path, "wb") as f:
         f.write(data)
-    os.chown(path, uid, uid); os.chown(folder, uid, uid)
     written += size
     print(f"bench{n}.bin\t{sha[:2]}/{sha}\t{sha}\t{size}")
-os.chown(root, uid, uid)
 """
 
 
 def generate(env, db_gb, files_gb):
-    tools = Tools(env)
+    runner, catalog = Runner(env), Catalog(env)
     db = settings.db_name(env)
     farmers = int(FARMERS_PER_GB * db_gb)
     print(f"database: {farmers} farmers (+ plots, households) ...", flush=True)
-    tools.psql(SQL, db=db, variables={"farmers": farmers, "owner": settings.db_user(env)},
-               what="generating the database")
+    catalog.in_database(db, SQL, {"farmers": farmers, "owner": settings.db_user(env)}, "generating the database")
     print(f"filestore: {files_gb} GB of files ...", flush=True)
-    rows = tools.command("bench-files", ["python3", "-c", FILES, f"/var/lib/odoo/filestore/{db}",
-                                         str(int(files_gb * 1024 ** 3))], odoo_data="rw").run(timeout=3600)[1]
+    rows = runner.command("bench-files", ["python3", "-c", FILES, f"/var/lib/odoo/filestore/{db}",
+                                          str(int(files_gb * 1024 ** 3))],
+                          volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, False)]).run(timeout=3600)[1]
     copy = ("SET ROLE :\"owner\";\nCREATE TEMP TABLE f (name text, store_fname text, checksum text, size int);\n"
             "COPY f FROM STDIN;\n" + rows + "\\.\n"
             "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype)"
             " SELECT name, store_fname, checksum, size, 'application/octet-stream' FROM f;\n")
-    tools.psql(copy, db=db, variables={"owner": settings.db_user(env)}, what="adding the attachment rows")
-    size = tools.psql("SELECT pg_database_size(current_database())", db=db)
+    catalog.in_database(db, copy, {"owner": settings.db_user(env)}, "adding the attachment rows")
+    size = catalog.sql("SELECT pg_database_size(:'db')", {"db": db})
+    runner.close()
     print(f"done: database {int(size) / 1024 ** 3:.2f} GiB, {len(rows.splitlines())} files")
 
 

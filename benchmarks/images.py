@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dfr_deploy import base_image, environments, images, stack  # noqa: E402
+from dfr_deploy import base_image, environments, images  # noqa: E402
+from dfr_deploy.commands import stack  # noqa: E402
 from dfr_deploy.docker import compose, docker  # noqa: E402
 
 MB = 1000 * 1000

@@ -12,12 +12,17 @@ Debian's pgBackRest, built from benchmarks/pgbackrest/Dockerfile), with generate
     promotion (pitr.recovered: checksums, unpack, replay, checks) against `pgbackrest restore
     --type=time` into a new volume + starting PostgreSQL on it until it has promoted;
 
-and prints times, sizes and the ratios (target: ours within 1.2x of pgBackRest). Both archive
-the same WAL during the run (archive_command chains dfr-archive-wal and pgbackrest archive-push).
-The page cache is dropped before each measured step when the host allows it.
+and prints times, sizes and the ratios (target: ours within 1.2x of pgBackRest), for several
+rounds (default 3) with the median and the spread (min..max) of each, since one round on a
+shared 2-core machine cannot tell noise from a difference. Both archive the same WAL during the
+run (archive_command chains dfr-archive-wal and pgbackrest archive-push). The page cache is
+dropped before each measured step when the host allows it.
+
+    .venv/bin/python benchmarks/pitr.py [--rows=8000000] [--rounds=3]
 """
 import argparse
 import json
+import statistics
 import secrets as random_source
 import shutil
 import socket
@@ -29,10 +34,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dfr_deploy import environments, images, secrets, stack  # noqa: E402
-from dfr_deploy.backup import basebackup, manifest, pitr, wal  # noqa: E402
-from dfr_deploy.backup.tools import Tools, human  # noqa: E402
+from dfr_deploy import environments, images, secrets  # noqa: E402
+from dfr_deploy.backup import manifest  # noqa: E402
+from dfr_deploy.backup.pitr import recovery, server as pitr_server  # noqa: E402
+from dfr_deploy.backup.pitr.target import parse_target  # noqa: E402
+from dfr_deploy.backup.runner import Runner  # noqa: E402
+from dfr_deploy.backup.wal import archive as wal_archive  # noqa: E402
+from dfr_deploy.commands import backup as backup_commands, stack  # noqa: E402
 from dfr_deploy.docker import compose, docker, legacy_build_env  # noqa: E402
+from dfr_deploy.progress import human  # noqa: E402
 
 REGISTRY, TAG = "dfr-pitrbench", "bench"
 STANDIN = ROOT / "tests" / "fixtures" / "odoo-standin"
@@ -95,7 +105,7 @@ def wait_archived(env, timeout=600):
 def pgbackrest_restore(env, target, volume):
     """pgbackrest restore --type=time into `volume`, then PostgreSQL on it until promoted."""
     image = env.image("postgres")
-    archive = wal.archive_volume(env)
+    archive = wal_archive.volume(env)
     data = "/var/lib/postgresql/data"  # pgbackrest writes its pg1-path into restore_command
     docker()["run", "--rm", "--network", "none", "-v", f"{volume}:{data}", "--entrypoint", "chown", image,
              "999:999", data].run(timeout=60)
@@ -107,7 +117,7 @@ def pgbackrest_restore(env, target, volume):
     restored = time.monotonic() - started
     run = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
                    "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro"]
-    for key, default in pitr.SHARED_SETTINGS.items():  # as our temporary server: hot standby needs them
+    for key, default in pitr_server.SHARED_SETTINGS.items():  # as our temporary server: hot standby needs them
         run = run["-e", f"{key}={env.get(key, default)}"]
     cid = run[image, "postgres", "-c", "archive_mode=off", "-c", "listen_addresses="].run(timeout=60)[1].strip()
     try:
@@ -130,9 +140,83 @@ def pgbackrest_restore(env, target, volume):
     return restored, total, int(events)
 
 
+def one_round(env, number, rounds):
+    """Full backup (ours, then pgBackRest), more writes, then a point-in-time restore (ours, then
+    pgBackRest's restore + PostgreSQL until promoted) to a moment in the middle of them."""
+    print(f"\n---------------- round {number} of {rounds} ----------------", flush=True)
+    figures = {}
+    drop_caches()
+    started = time.monotonic()
+    folder = backup_commands.backup(env, method="basebackup", encrypt=False, copy_offsite=False)
+    figures["ours_backup"] = time.monotonic() - started
+    data = manifest.load(folder)
+    figures["ours_size"] = data["size_bytes"]
+    figures["ours_timings"] = data.get("timings", {})
+
+    drop_caches()
+    started = time.monotonic()
+    in_db(env, "pgbackrest", "--stanza=bench", "--type=full", "backup")
+    figures["pgbr_backup"] = time.monotonic() - started
+    info = json.loads(in_db(env, "pgbackrest", "--stanza=bench", "--output=json", "info"))
+    figures["pgbr_size"] = info[0]["backup"][-1]["info"]["repository"]["delta"]
+
+    # WAL to replay: events for ~20 s, the target in the middle.
+    psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
+    time.sleep(1.5)
+    target = psql(env, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
+    time.sleep(1.5)
+    expected = int(psql(env, "SELECT count(*) FROM bench_event"))
+    psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
+    psql(env, "UPDATE bench_farmer SET plot_m2 = plot_m2 + 1 WHERE id % 10 = 0")
+    wait_archived(env)
+
+    runner = Runner(env)
+    drop_caches()
+    started = time.monotonic()
+    with recovery.recovered(env, runner, parse_target(to_time=target)) as (server, _):
+        figures["ours_restore"] = time.monotonic() - started
+        got = int(server.psql("SELECT count(*) FROM public.bench_event", db="dfr")[0])
+    runner.close()
+    assert got == expected, f"ours recovered {got} events, expected {expected}"
+
+    volume = f"{env.project_name}_pgbackrest_restore"
+    docker()["volume", "create", volume].run(timeout=60)
+    try:
+        figures["pgbr_restore_files"], figures["pgbr_restore"], got = pgbackrest_restore(env, target, volume)
+    finally:
+        docker()["volume", "rm", "-f", volume].run(retcode=None, timeout=120)
+    assert got == expected, f"pgBackRest recovered {got} events, expected {expected}"
+    figures["target"], figures["events"] = target, expected
+    return figures
+
+
+def report(rounds, size, args):
+    print("\n================ point-in-time recovery benchmark ================")
+    print(f"data: {human(size)} database ({args.rows} rows + index), 2 cores, zstd -3, 2 jobs/processes; "
+          f"{len(rounds)} round(s)")
+    rows = (("full backup time (s)", "ours_backup", "pgbr_backup", 1), ("backup size (MB)", "ours_size", "pgbr_size", 1e6),
+            ("point-in-time restore (s)", "ours_restore", "pgbr_restore", 1))
+    print(f"\n{'':28}{'round':>6}{'dfr-deploy':>12}{'pgBackRest':>12}{'ratio':>8}")
+    for label, ours, theirs, scale in rows:
+        for number, r in enumerate(rounds, 1):
+            print(f"{label:28}{number:6}{r[ours] / scale:12.1f}{r[theirs] / scale:12.1f}{r[ours] / r[theirs]:8.2f}")
+    print(f"\n{'median (spread min..max)':28}{'dfr-deploy':>12}{'pgBackRest':>12}{'ratio':>8}  ratio spread  target")
+    for label, ours, theirs, scale in rows:
+        ratios = [r[ours] / r[theirs] for r in rounds]
+        print(f"{label:28}{statistics.median(r[ours] for r in rounds) / scale:12.1f}"
+              f"{statistics.median(r[theirs] for r in rounds) / scale:12.1f}{statistics.median(ratios):8.2f}"
+              f"  {min(ratios):.2f}..{max(ratios):.2f}    {'<= 1.2' if 'restore' in label else ''}")
+    last = rounds[-1]
+    t = last["ours_timings"]
+    print(f"\nlast round: pg_basebackup {t.get('pg_basebackup', 0):.1f} s, pg_verifybackup {t.get('verify', 0):.1f} s; "
+          f"pgBackRest restore command {last['pgbr_restore_files']:.1f} s; "
+          f"recovered to {last['target']}: {last['events']} events, exact on both sides")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=8_000_000, help="rows of generated data (default 8 M, ~1.2 GB)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (backup + restore each); medians are reported")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dfr-pitr-bench-"))
     env = environments.resolve("prod", overrides={
@@ -143,7 +227,6 @@ def main():
         "WORKERS": "1", "POSTGRES_SHARED_BUFFERS": "256MB",
         "POSTGRES_EFFECTIVE_CACHE_SIZE": "1GB", "BACKUP_JOBS": "2", "BACKUP_ZSTD_LEVEL": "3",
         "POSTGRES_MAX_WAL_SIZE": "2GB"})
-    figures = {}
     try:
         print(f"building images {REGISTRY}/*:{TAG} (PostgreSQL + pgBackRest)", flush=True)
         build(env)
@@ -158,48 +241,7 @@ def main():
         psql(env, "SELECT pg_reload_conf()", db="postgres")
         wait_archived(env)
 
-        drop_caches()
-        started = time.monotonic()
-        folder = basebackup.run(env, encrypt=False, copy_offsite=False)
-        figures["ours_backup"] = time.monotonic() - started
-        data = manifest.load(folder)
-        figures["ours_size"] = data["size_bytes"]
-        figures["ours_timings"] = data.get("timings", {})
-
-        drop_caches()
-        started = time.monotonic()
-        in_db(env, "pgbackrest", "--stanza=bench", "--type=full", "backup")
-        figures["pgbr_backup"] = time.monotonic() - started
-        info = json.loads(in_db(env, "pgbackrest", "--stanza=bench", "--output=json", "info"))
-        backup = info[0]["backup"][-1]
-        figures["pgbr_size"] = backup["info"]["repository"]["delta"]
-
-        # WAL to replay: events for ~20 s, the target in the middle.
-        psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
-        time.sleep(1.5)
-        target = psql(env, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
-        time.sleep(1.5)
-        expected = int(psql(env, "SELECT count(*) FROM bench_event"))
-        psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
-        psql(env, "UPDATE bench_farmer SET plot_m2 = plot_m2 + 1 WHERE id % 10 = 0")
-        wait_archived(env)
-
-        tools = Tools(env)
-        drop_caches()
-        started = time.monotonic()
-        with pitr.recovered(env, pitr.parse_target(to_time=target), tools) as (server, _):
-            figures["ours_restore"] = time.monotonic() - started
-            got = int(server.psql("SELECT count(*) FROM bench_event", db="dfr")[0])
-        tools.close()
-        assert got == expected, f"ours recovered {got} events, expected {expected}"
-
-        volume = f"{env.project_name}_pgbackrest_restore"
-        docker()["volume", "create", volume].run(timeout=60)
-        try:
-            figures["pgbr_restore_files"], figures["pgbr_restore"], got = pgbackrest_restore(env, target, volume)
-        finally:
-            docker()["volume", "rm", "-f", volume].run(retcode=None, timeout=120)
-        assert got == expected, f"pgBackRest recovered {got} events, expected {expected}"
+        rounds = [one_round(env, number, args.rounds) for number in range(1, args.rounds + 1)]
     finally:
         compose(env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=300)
         for name in docker()["volume", "ls", "-q", "--filter", f"name={env.project_name}_"].run(retcode=None)[1].split():
@@ -207,20 +249,7 @@ def main():
         docker()["run", "--rm", "-v", f"{work}:/w", "--entrypoint", "rm", env.image("postgres"), "-rf",
                  "/w/backups"].run(retcode=None, timeout=300)
         shutil.rmtree(work, ignore_errors=True)
-    t = figures["ours_timings"]
-    print()
-    print(f"data: {human(size)} database ({args.rows} rows + index), 2 cores, zstd -3, 2 jobs/processes")
-    print(f"{'':30} {'dfr-deploy':>12} {'pgBackRest':>12} {'ratio':>7}")
-    print(f"{'full backup time':30} {figures['ours_backup']:>11.1f}s {figures['pgbr_backup']:>11.1f}s "
-          f"{figures['ours_backup'] / figures['pgbr_backup']:>7.2f}")
-    print(f"{'  of which pg_basebackup':30} {t.get('pg_basebackup', 0):>11.1f}s")
-    print(f"{'  of which pg_verifybackup':30} {t.get('verify', 0):>11.1f}s")
-    print(f"{'backup size':30} {human(figures['ours_size']):>12} {human(figures['pgbr_size']):>12} "
-          f"{figures['ours_size'] / figures['pgbr_size']:>7.2f}")
-    print(f"{'point-in-time restore (total)':30} {figures['ours_restore']:>11.1f}s {figures['pgbr_restore']:>11.1f}s "
-          f"{figures['ours_restore'] / figures['pgbr_restore']:>7.2f}")
-    print(f"{'  pgBackRest restore command':30} {'':>12} {figures['pgbr_restore_files']:>11.1f}s")
-    print(f"recovered to {target}: {expected} events, exact on both sides")
+    report(rounds, size, args)
 
 
 if __name__ == "__main__":

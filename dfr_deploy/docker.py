@@ -70,3 +70,42 @@ def legacy_build_env():
 
 def image_exists(tag):
     return docker()["image", "inspect", tag].run(retcode=None, timeout=60)[0] == 0
+
+
+def state(cid):
+    """(status, health) of a container: ("running", "healthy"), ("exited", ""), ("", "") if gone."""
+    out = docker()["inspect", "-f", "{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                   cid].run(retcode=None, timeout=60)[1].split()
+    return (out[0] if out else ""), (out[1] if len(out) > 1 else "")
+
+
+def volume_exists(name):
+    return docker()["volume", "inspect", name].run(retcode=None, timeout=60)[0] == 0
+
+
+def volumes_labelled(label, value):
+    return docker()["volume", "ls", "-q", "--filter", f"label={label}={value}"].run(
+        retcode=None, timeout=60)[1].split()
+
+
+def containers_labelled(label, value):
+    """Every container (running or not) carrying label=value."""
+    return docker()["ps", "-aq", "--filter", f"label={label}={value}"].run(retcode=None, timeout=60)[1].split()
+
+
+def remove_containers(*cids):
+    if cids:
+        docker()["rm", "-f", *cids].run(retcode=None, timeout=120)
+
+
+def remove_volume(name):
+    docker()["volume", "rm", "-f", name].run(retcode=None, timeout=120)
+
+
+def networks_labelled(label, value):
+    return docker()["network", "ls", "-q", "--filter", f"label={label}={value}"].run(retcode=None, timeout=60)[1].split()
+
+
+def remove_networks(*ids):
+    if ids:
+        docker()["network", "rm", *ids].run(retcode=None, timeout=120)

@@ -19,6 +19,23 @@ LAYERS = {
     "prod": ("common.yaml", "server.yaml", "prod.yaml"),
 }
 ALIASES = {"dev": "devel", "development": "devel", "production": "prod", "stage": "staging"}
+# Monitoring (monitoring/README.md): on by default in staging and prod (MONITORING=false turns it
+# off), off in devel unless MONITORING=true. The mail catcher: always in devel, in staging when
+# no SMTP relay is set; never in prod. Order matters: after the environment's own layers.
+MONITORING_LAYERS = {
+    "devel": ("monitoring.yaml", "monitoring/compose/devel.yaml"),
+    "staging": ("monitoring.yaml", "monitoring/compose/server.yaml"),
+    "prod": ("monitoring.yaml", "monitoring/compose/server.yaml"),
+}
+MAILCATCHER_LAYERS = {
+    "devel": ("monitoring/compose/mailcatcher.yaml", "monitoring/compose/mailcatcher-devel.yaml"),
+    "staging": ("monitoring/compose/mailcatcher.yaml",),
+}
+# TLS_MODE -> the compose layer that brings the certificate (self-signed needs none)
+TLS_LAYERS = {"acme": ("acme.yaml",), "files": ("acme/compose/files.yaml",)}
+MONITORING_SERVICES = ("prometheus", "alertmanager", "postgres-exporter", "nginx-exporter",
+                       "node-exporter", "blackbox-exporter", "mtail")
+TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -28,8 +45,53 @@ class Environment:
     overrides: dict = field(default_factory=dict)
 
     @property
+    def tls_mode(self):
+        """TLS_MODE of config/<env>.env; devel is self-signed unless it says otherwise, staging and
+        prod have no default (stack.tls.check_settings refuses them without one)."""
+        return self.get("TLS_MODE", "self-signed" if self.name == "devel" else "")
+
+    @property
+    def monitoring(self):
+        if self.overrides.get("DFR_LAYERS"):
+            return False
+        return self.get("MONITORING", "false" if self.name == "devel" else "true").lower() in TRUE
+
+    @property
+    def mailcatcher(self):
+        if self.overrides.get("DFR_LAYERS"):
+            return False
+        return self.name == "devel" or (self.name == "staging" and not self.get("SMTP_SERVER"))
+
+    @property
     def compose_files(self):
-        return [self.root / layer for layer in LAYERS[self.name]]
+        """The environment's compose layers, monitoring and mail catcher included when on
+        (DFR_LAYERS, comma separated, replaces them all: a restore drill's throwaway stack runs
+        common.yaml + drill.yaml)."""
+        custom = self.overrides.get("DFR_LAYERS", "")
+        if custom:
+            return [self.root / layer for layer in custom.split(",")]
+        layers = list(LAYERS[self.name]) + list(TLS_LAYERS.get(self.tls_mode, ()))
+        if self.monitoring:
+            layers += MONITORING_LAYERS[self.name]
+            if not self.bundled_db:
+                layers.append("monitoring/compose/external-db.yaml")
+        if self.mailcatcher:
+            layers += MAILCATCHER_LAYERS[self.name]
+        return [self.root / layer for layer in layers]
+
+    def _folder(self, key, kind):
+        """BACKUP_DIR / METRICS_DIR: absolute, default <root>/<kind>/<env> (said once, here)."""
+        value = self.get(key, "")
+        path = Path(value).expanduser() if value else self.root / kind / self.name
+        return path if path.is_absolute() else self.root / path
+
+    @property
+    def backup_folder(self):
+        return self._folder("BACKUP_DIR", "backups")
+
+    @property
+    def metrics_folder(self):
+        return self._folder("METRICS_DIR", "metrics")
 
     @property
     def settings_file(self):
@@ -55,7 +117,8 @@ class Environment:
 
     @property
     def project_name(self):
-        return f"{self.get('PROJECT_NAME', 'dfr')}-{self.name}"
+        """<PROJECT_NAME>-<env>, or DFR_PROJECT (a restore drill's throwaway stack)."""
+        return self.overrides.get("DFR_PROJECT") or f"{self.get('PROJECT_NAME', 'dfr')}-{self.name}"
 
     @property
     def bundled_db(self):
@@ -65,7 +128,9 @@ class Environment:
     @property
     def services(self):
         """The compose services this environment runs (db only with the bundled database)."""
-        return ("db", "odoo", "nginx") if self.bundled_db else ("odoo", "nginx")
+        core = ("db", "odoo", "nginx") if self.bundled_db else ("odoo", "nginx")
+        core += ("acme",) if self.tls_mode in TLS_LAYERS and not self.overrides.get("DFR_LAYERS") else ()
+        return core + (MONITORING_SERVICES if self.monitoring else ()) + (("mailcatcher",) if self.mailcatcher else ())
 
     def image(self, service):
         return f"{self.get('IMAGE_REGISTRY', 'dfr')}/{service}:{self.get('IMAGE_TAG', self.name)}"
@@ -93,6 +158,9 @@ class Environment:
             "DFR_ENV": self.name,
             "DFR_SECRETS_DIR": str(self.secrets_dir),
             "POSTGRES_DATA_VOLUME": self.postgres_volume,
+            # node-exporter reads the jobs' metrics and watches the backup disk
+            "METRICS_DIR": str(self.metrics_folder),
+            "BACKUP_DIR": str(self.backup_folder),
         }
 
     def urls(self):
@@ -105,6 +173,17 @@ class Environment:
             urls["odoo_direct"] = f"http://{address}:{self.get('ODOO_PUBLISHED_PORT', '8069')}/"
             urls["postgres"] = f"postgresql://{address}:{self.get('DB_PUBLISHED_PORT', '5433')}/{self.get('DB_NAME', 'dfr')}"
             urls["debugpy"] = f"{address}:{self.get('DEBUGPY_PUBLISHED_PORT', '5678')}"
+        if self.monitoring:
+            if self.name == "devel":
+                urls["prometheus"] = (f"http://127.0.0.1:{self.get('PROMETHEUS_PUBLISHED_PORT', '9090')}"
+                                      "/prometheus/consoles/dfr-overview.html")
+                urls["alertmanager"] = f"http://127.0.0.1:{self.get('ALERTMANAGER_PUBLISHED_PORT', '9093')}/alertmanager/"
+            else:
+                port = self.get("MONITORING_HTTPS_PORT", "9443")
+                urls["monitoring"] = (f"https://{host}:{port}/  (user dfr, password in "
+                                      f"{self.secrets_dir}/monitoring_web_password)")
+        if self.mailcatcher and self.name == "devel":
+            urls["mail"] = f"http://127.0.0.1:{self.get('MAILCATCHER_PUBLISHED_PORT', '8025')}/"
         return urls
 
 

@@ -3,3 +3,7 @@
 
 class DfrError(Exception):
     """A failure the user can act on. str(error) is one line: what failed and what to do."""
+
+
+class Busy(DfrError):
+    """Another operation held the environment's lock for longer than the caller would wait."""

@@ -10,7 +10,7 @@ from .docker import check_engine, docker, image_exists, legacy_build_env
 from .errors import DfrError
 from .progress import elapsed, say, step
 
-SERVICES = ("postgres", "odoo", "nginx", "backup")
+SERVICES = ("postgres", "odoo", "nginx", "backup", "monitoring", "acme")
 ARCHIVES = (".tar.gz", ".tgz", ".tar.xz", ".tar", ".zip")
 
 
@@ -123,3 +123,12 @@ def ensure_present(env, build_missing=True):
     else:
         pull(env, missing)
     say(f"images ready in {elapsed(started)}")
+
+
+def select(service):
+    """The images a --service option names (all when empty)."""
+    if not service:
+        return SERVICES
+    if service not in SERVICES:
+        raise DfrError(f"unknown image {service!r}: use one of {', '.join(SERVICES)}")
+    return (service,)

@@ -9,7 +9,6 @@ from pathlib import Path
 from ..errors import DfrError
 
 AGE_KEY = re.compile(r"^age1[0-9a-z]{58}$")
-CONTAINER_DIR = "/run/dfr/age"
 
 
 def recipients(env):
@@ -28,6 +27,11 @@ def recipients(env):
             raise DfrError(f"BACKUP_AGE_RECIPIENTS entry {item!r} is neither an age public key (age1...) nor "
                            f"a readable recipients file: fix config/{env.name}.env")
     return keys, files
+
+
+def identity(env, given=None):
+    """The identity file for an encrypted set: --identity, else BACKUP_AGE_IDENTITY, checked."""
+    return identity_file(given or env.get("BACKUP_AGE_IDENTITY", "") or None)
 
 
 def identity_file(path):

@@ -1,22 +1,23 @@
-"""Swap journals: a small JSON file, written atomically and durably (temp file, fsync, rename,
-fsync of the folder), that says how far a swap got, so an interrupted one can be undone."""
+"""Swap journals: a small JSON file, written durably (durable.write_atomic), that says how far a
+restore got, so that an interrupted one is put right by the next operation (repair.py)."""
 import json
-import os
 
-from . import manifest
-
-
-def path(tools, name):
-    return tools.backup_dir / name
+from .. import durable
 
 
-def write(tools, name, data):
-    target = path(tools, name)
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    manifest.fsync_path(target.parent)
+def path(folder, name):
+    return folder / name
+
+
+def read(folder, name):
+    """The journal's state, or None when there is none."""
+    target = path(folder, name)
+    return json.loads(target.read_text()) if target.exists() else None
+
+
+def write(folder, name, data):
+    durable.write_atomic(path(folder, name), json.dumps(data))
+
+
+def remove(folder, name):
+    path(folder, name).unlink(missing_ok=True)

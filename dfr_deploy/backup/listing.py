@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DfrError
+from ..progress import human
+from ..stack.database import Catalog
 from . import manifest, offsite, settings
-from .tools import Tools, human
 
 
 @dataclass
@@ -16,6 +17,7 @@ class Entry:
     data: dict = None
     problem: str = ""
     copies: list = field(default_factory=list)
+    drill: dict = None      # the last restore drill of this set (drill.json)
 
     @property
     def verified(self):
@@ -52,6 +54,8 @@ def sets(folder, full=False, jobs=2):
         except DfrError as error:
             entry.problem = str(error)
         entry.copies = offsite.copies(path)
+        drills = manifest.load_sidecar(path / "drill.json")
+        entry.drill = drills[-1] if drills else None
         entries.append(entry)
     known = [e for e in entries if e.data]
     unknown = [e for e in entries if not e.data]
@@ -60,15 +64,15 @@ def sets(folder, full=False, jobs=2):
 
 def previous_databases(env):
     """Databases kept aside by restores (`<db>_prev_<time>`), if the database is running."""
-    tools = Tools(env)
+    catalog = Catalog(env)
     try:
-        if tools.db_container(required=False) is None:
+        if catalog.running() is None:
             return None
         db = settings.db_name(env)
-        out = tools.psql("SELECT coalesce(json_agg(json_build_object('name', datname, 'size',"
+        out = catalog.sql("SELECT coalesce(json_agg(json_build_object('name', datname, 'size',"
                          " pg_database_size(datname)) ORDER BY datname), '[]') FROM pg_database"
-                         " WHERE datname LIKE :'pattern'", variables={"pattern": f"{db}\\_prev\\_%"},
-                         what="listing previous databases")
+                         " WHERE datname LIKE :'pattern'", {"pattern": f"{db}\\_prev\\_%"},
+                         "listing previous databases")
         return json.loads(out)
     except DfrError:
         return None
@@ -99,12 +103,19 @@ def format_report(rep):
         lines.append(f"  {e.name:34} {e.when:%Y-%m-%d %H:%M:%S}Z  {human(d.get('size_bytes', 0)):>9}  "
                      f"{d.get('duration_seconds', 0):>6}s  {d.get('method', '?'):8} {state}"
                      + (f"  [{', '.join(extra)}]" if extra else "")
-                     + (f"  copied to: {', '.join(e.copies)}" if e.copies else ""))
+                     + (f"  copied to: {', '.join(e.copies)}" if e.copies else "")
+                     + (f"  {drilled(e.drill)}" if e.drill else ""))
     if rep["previous"]:
         lines.append("previous databases kept by restores (drop with `invoke restore ... --drop-previous`"
                      " or the next restore):")
         lines += [f"  {p['name']:34} {human(p['size']):>9}" for p in rep["previous"]]
     return "\n".join(lines)
+
+
+def drilled(record):
+    """The last drill of a set, as `invoke backups` shows it."""
+    result = f"ok, RTO {record['rto_seconds']} s" if record.get("ok") else "FAILED"
+    return f"drilled {record.get('at', '?')[:16].replace('T', ' ')} ({record.get('kind', '?')}) {result}"
 
 
 def as_json(rep):
@@ -115,5 +126,6 @@ def as_json(rep):
                   "size_bytes": e.data and e.data.get("size_bytes"),
                   "duration_seconds": e.data and e.data.get("duration_seconds"),
                   "method": e.data and e.data.get("method"), "encrypted": bool(e.data and e.data.get("encrypted")),
-                  "verified": e.verified, "problem": e.problem, "copies": e.copies} for e in rep["sets"]],
+                  "verified": e.verified, "problem": e.problem, "copies": e.copies, "last_drill": e.drill}
+                 for e in rep["sets"]],
         "previous_databases": rep["previous"]}, indent=2)

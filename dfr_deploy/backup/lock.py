@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import DfrError
+from ..errors import Busy
 
 LOCK_NAME = ".lock"
 
@@ -51,8 +51,9 @@ def held(folder, operation, env_name="", wait=0.0):
                 if time.monotonic() >= deadline:
                     who = describe(holder(folder))
                     where = f" of {env_name}" if env_name else ""
-                    raise DfrError(f"another backup operation{where} is running: {who}; "
-                                   "wait for it to finish and retry") from None
+                    waited = f" (waited {wait:.0f} s)" if wait else ""
+                    raise Busy(f"another backup operation{where} is running: {who}{waited}; "
+                               "wait for it to finish and retry") from None
                 time.sleep(0.2)
         info = {"pid": os.getpid(), "host": socket.gethostname(), "operation": operation,
                 "since": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}

@@ -12,14 +12,14 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, durable
 from ..errors import DfrError
 
 NAME = "manifest.json"
 FORMAT = "dfr-backup"
 FORMAT_VERSION = 1
 # Files in a set folder that are not part of the checked content (written after publishing).
-SIDECARS = {NAME, "offsite.json"}
+SIDECARS = {NAME, "offsite.json", "drill.json"}
 ODOO_KEYS = ("odoo_dump", "db_name", "version", "version_info", "major_version", "pg_version", "modules")
 REQUIRED = ("format", "format_version", "method", "tool", "started_at", "finished_at", "files",
             "db_name", "major_version", "pg_version")
@@ -84,26 +84,11 @@ def hash_files(root, jobs=2):
 
 
 def write(folder, data):
-    """Write manifest.json durably: temp file, fsync, rename, fsync the folder."""
+    """Write manifest.json durably (it then belongs to the folder's owner: the tools' user)."""
     folder = Path(folder)
-    tmp = folder / f".{NAME}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, folder / NAME)
-    fsync_path(folder)
-
-
-def fsync_path(path):
-    """fsync one file or folder (a folder: so the names in it survive a power cut)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    st = folder.stat()
+    durable.write_atomic(folder / NAME, json.dumps(data, indent=2, sort_keys=True) + "\n",
+                         owner=(st.st_uid, st.st_gid))
 
 
 def load(folder):
@@ -159,3 +144,18 @@ def verify(folder, jobs=2):
         raise DfrError(f"backup set {Path(folder).name} is damaged: {issues[0]}{more}; "
                        "nothing was changed - restore another set (`invoke backups` lists them)")
     return data
+
+
+def load_sidecar(path):
+    """A set's JSON sidecar (offsite.json, drill.json), or None."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_sidecar(path, data):
+    """Written durably, owned like the set folder (the tools' user)."""
+    path = Path(path)
+    st = path.parent.stat()
+    durable.write_atomic(path, json.dumps(data, indent=2) + "\n", owner=(st.st_uid, st.st_gid))

@@ -8,51 +8,38 @@ import os
 import shutil
 from pathlib import Path
 
+from .. import durable
 from ..errors import DfrError
 from . import manifest
-from .manifest import fsync_path
+from .runner import give_to_tools
 
 TEMP_PREFIX = ".tmp-"
 
 
 def temp_dir(folder, name):
+    """A new unpublished folder, owned by the tools' user who writes the set into it."""
     path = Path(folder) / f"{TEMP_PREFIX}{name}-{os.getpid()}"
     path.mkdir(mode=0o700)
+    give_to_tools(path)
     return path
-
-
-def fsync_tree(root):
-    """Every file, then every folder bottom-up, then the parent: durable before the rename."""
-    for folder, dirs, files in os.walk(root, topdown=False):
-        for name in files:
-            fsync_path(os.path.join(folder, name))
-        fsync_path(folder)
-    fsync_path(Path(root).parent)
 
 
 def publish(tmp, final, jobs=2):
     """fsync + verify against the manifest + atomic rename; returns the verified manifest."""
     tmp, final = Path(tmp), Path(final)
-    fsync_tree(tmp)
+    durable.fsync_tree(tmp)
     data = manifest.verify(tmp, jobs)
     if final.exists():
         raise DfrError(f"{final} already exists: not overwriting a published set")
     os.rename(tmp, final)
-    fsync_path(final.parent)
+    durable.fsync_path(final.parent)
     return data
 
 
-def discard(path, remover=None):
-    """Remove an unpublished folder; `remover` (a container) for files written by root."""
-    path = Path(path)
-    if not path.exists():
-        return
-    try:
+def discard(path):
+    """Remove an unpublished (or pruned) folder (the tasks run as root: BACKUP_DIR is theirs)."""
+    if Path(path).exists():
         shutil.rmtree(path)
-    except PermissionError:
-        if remover is None:
-            raise
-        remover(path)
 
 
 def leftovers(folder):

@@ -7,10 +7,7 @@ from ..errors import DfrError
 
 def backup_dir(env, create=True):
     """BACKUP_DIR, default <root>/backups/<env>; created 0700 (sets are private)."""
-    value = env.get("BACKUP_DIR", "")
-    path = Path(value).expanduser() if value else env.root / "backups" / env.name
-    if not path.is_absolute():
-        path = env.root / path
+    path = env.backup_folder
     if not create:
         return path
     try:
@@ -93,3 +90,22 @@ def db_name(env):
 
 def db_user(env):
     return env.get("DB_USER", "odoo")
+
+
+def tools_memory(env):
+    """Memory limit of one backup tools container (BACKUP_TOOLS_MEMORY, default 2g)."""
+    value = env.get("BACKUP_TOOLS_MEMORY", "2g")
+    if memory_mb(value) is None:
+        raise DfrError(f"BACKUP_TOOLS_MEMORY={value!r} in config/{env.name}.env is not a size: write it like 2g")
+    return value
+
+
+def tools_pids(env):
+    """Process limit of one backup tools container (pg_restore -j and zstd -T use a few each)."""
+    return str(integer(env, "BACKUP_TOOLS_PIDS", 512, minimum=64))
+
+
+def reserve_bytes(env):
+    """Free space an unpack always leaves on the file system it writes to (BACKUP_RESERVE_MB,
+    default 256 MB): a restore stops and cleans up before the live site's disk fills."""
+    return integer(env, "BACKUP_RESERVE_MB", 256, minimum=0) << 20

@@ -30,6 +30,10 @@ check WORKERS '^[0-9]+$'
 check NGINX_CLIENT_MAX_BODY_SIZE '^[0-9]+[kKmMgG]?$'
 check NGINX_LOGIN_RATE '^[1-9][0-9]*r/[sm]$'
 check NGINX_LOGIN_BURST '^[0-9]+$'
+check NGINX_API_RATE '^[1-9][0-9]*r/[sm]$'
+check NGINX_API_BURST '^[0-9]+$'
+check NGINX_DATABASE_MANAGER '^(allow|block)$'
+check NGINX_STRICT_HOSTS '^(true|false)$'
 check NGINX_HSTS_MAX_AGE '^[0-9]+$'
 check NGINX_TLS_CERT '^/[^[:space:];{}$"'"'"']+$'
 check NGINX_TLS_KEY '^/[^[:space:];{}$"'"'"']+$'
@@ -80,11 +84,36 @@ case "$NGINX_CLIENT_MAX_BODY_SIZE" in
 esac
 export NGINX_CLIENT_MAX_BODY_SIZE_HUMAN="$size_human"
 
+# Strict hosts (staging, production): the site answers only its own names; any other Host
+# (or TLS name) gets no answer at all (444; the TLS handshake is refused), so scanners probing
+# by IP address learn nothing. Otherwise (development) the site is the default server.
+if [ "$NGINX_STRICT_HOSTS" = true ]; then
+    export NGINX_DEFAULT_SERVER=""
+    NGINX_REJECT_UNKNOWN_HOSTS=$(cat "$SHARE/reject-unknown-hosts.conf")
+else
+    export NGINX_DEFAULT_SERVER=" default_server"
+    NGINX_REJECT_UNKNOWN_HOSTS=""
+fi
+export NGINX_REJECT_UNKNOWN_HOSTS
+
+# OCSP stapling only for a certificate that names an OCSP responder (public and government CAs
+# may; Let's Encrypt stopped in 2025; self-signed never): nginx fetches the response through the
+# resolver above and staples it to the handshake. The responses are checked against the system's
+# trusted roots (ca-certificates); when nginx cannot fetch or check one it just staples nothing.
+ocsp_uri=$(openssl x509 -in "$NGINX_TLS_CERT" -noout -ocsp_uri 2>/dev/null | head -n 1) || ocsp_uri=""
+if [ -n "$ocsp_uri" ]; then
+    export NGINX_OCSP_STAPLING="ssl_stapling on; ssl_stapling_verify on; ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;"
+    echo "20-render-config: OCSP stapling on (responder $ocsp_uri)" >&2
+else
+    export NGINX_OCSP_STAPLING="# no OCSP stapling: the certificate names no OCSP responder"
+fi
+
 # Only these variables are substituted; every other $word is left for nginx.
 VARS=(NGINX_SERVER_NAME NGINX_RESOLVER ODOO_HOST ODOO_HTTP_PORT
       ODOO_WEBSOCKET_PORT NGINX_HTTPS_PORT_SUFFIX NGINX_TLS_CERT NGINX_TLS_KEY
       NGINX_CLIENT_MAX_BODY_SIZE NGINX_CLIENT_MAX_BODY_SIZE_HUMAN
-      NGINX_LOGIN_RATE NGINX_LOGIN_BURST NGINX_HSTS_MAX_AGE)
+      NGINX_LOGIN_RATE NGINX_LOGIN_BURST NGINX_API_RATE NGINX_API_BURST NGINX_HSTS_MAX_AGE
+      NGINX_DEFAULT_SERVER NGINX_REJECT_UNKNOWN_HOSTS NGINX_OCSP_STAPLING)
 shell_format="$(printf '${%s} ' "${VARS[@]}")"
 
 render() {  # render SRC DEST
@@ -101,6 +130,14 @@ for tpl in "$SHARE"/templates/*.template; do
     render "$tpl" "$out"
     echo "20-render-config: rendered $out" >&2
 done
+# The database manager: 404 (block) or proxied to Odoo (allow).
+if [ "$NGINX_DATABASE_MANAGER" = block ]; then
+    printf '%s\n' "return 404;" > /etc/nginx/conf.d/dfr-database-manager.inc
+else
+    printf '%s\n' "include /etc/nginx/snippets/dfr-proxy-headers.conf;" 'proxy_pass $odoo_http;' \
+        > /etc/nginx/conf.d/dfr-database-manager.inc
+fi
+
 mkdir -p "$ERRORS_DIR"
 for page in "$SHARE"/errors/*.html; do
     [ -e "$page" ] || continue

@@ -1,5 +1,5 @@
-# Render odoo.conf from the environment and /etc/odoo/conf.d/*.conf (see dfr-odoo-config).
-( umask 077 && dfr-odoo-config "$ODOO_RC" ) || die "could not render $ODOO_RC"
+# As root: render odoo.conf (0600, uid 1000) from the environment, /etc/odoo/conf.d/*.conf and
+# the secret files (*_FILE); staging and production refuse missing or weak secrets (exit 78).
+# See dfr-odoo-config. Nothing secret passes through this shell.
+dfr-odoo-config "$ODOO_RC" || exit $?
 log "rendered $ODOO_RC"
-# From here on the secrets live only in the config file.
-unset DB_PASSWORD ODOO_ADMIN_PASSWD SMTP_PASSWORD

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from dfr_deploy import environments
-from dfr_deploy.backup.tools import Tools
+from dfr_deploy.backup import settings
 
 from .http import request
 
@@ -96,7 +96,7 @@ def filestore_fingerprint(stack, db="dfr"):
             "        p = os.path.join(d, f); r = os.path.relpath(p, root)\n"
             "        if not r.startswith('checklist'): out[r] = hashlib.sha1(open(p, 'rb').read()).hexdigest()\n"
             "print(json.dumps(out))")
-    out = stack.compose("exec", "-T", "odoo", "python3", "-c", code, f"/var/lib/odoo/filestore/{db}")[1]
+    out = stack.compose("exec", "-T", "-u", "1000", "odoo", "python3", "-c", code, f"/var/lib/odoo/filestore/{db}")[1]
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -116,5 +116,5 @@ def invoke(stack, *args, extra_env=None, timeout=900):
 
 
 def sets_of(stack):
-    folder = Tools(stack.env).backup_dir
+    folder = settings.backup_dir(stack.env)
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []

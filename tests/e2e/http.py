@@ -18,12 +18,33 @@ def insecure_tls():
     return context
 
 
-def request(port, path, method="GET", body=None, headers=None, tls=True, timeout=15):
-    cls = http.client.HTTPSConnection if tls else http.client.HTTPConnection
-    kwargs = {"context": insecure_tls()} if tls else {}
-    conn = cls("127.0.0.1", port, timeout=timeout, **kwargs)
+NAME = "localhost"   # the test stacks' DOMAIN: staging and prod answer no other name
+
+
+class NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to 127.0.0.1 that says `name` in its TLS handshake (SNI), as a browser would."""
+
+    def __init__(self, port, name=NAME, **kwargs):
+        super().__init__("127.0.0.1", port, context=insecure_tls(), **kwargs)
+        self.name = name
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.name)
+
+
+def connection(port, tls=True, timeout=15, name=NAME):
+    if tls:
+        return NamedHTTPSConnection(port, name=name, timeout=timeout)
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+
+
+def request(port, path, method="GET", body=None, headers=None, tls=True, timeout=15, name=NAME):
+    """One request to a stack's published port, for the site's name (Host and SNI) unless told."""
+    conn = connection(port, tls, timeout, name)
+    headers = {"Host": f"{name}:{port}", **(headers or {})}
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -32,9 +53,10 @@ def request(port, path, method="GET", body=None, headers=None, tls=True, timeout
 
 def upload_too_large(port, path, size, chunk=1 << 20):
     """POST `size` bytes; returns the status nginx answered (it may answer before the end)."""
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=insecure_tls())
+    conn = connection(port, timeout=60)
     try:
-        conn.putrequest("POST", path)
+        conn.putrequest("POST", path, skip_host=True)
+        conn.putheader("Host", f"{NAME}:{port}")
         conn.putheader("Content-Type", "application/octet-stream")
         conn.putheader("Content-Length", str(size))
         conn.endheaders()
@@ -55,9 +77,9 @@ def upload_too_large(port, path, size, chunk=1 << 20):
 def websocket_handshake(port, path="/websocket", origin=True, tls=True, host=None):
     """Open a websocket; returns (status, headers, echo of a text frame or None)."""
     raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock = insecure_tls().wrap_socket(raw, server_hostname="localhost") if tls else raw
+    sock = insecure_tls().wrap_socket(raw, server_hostname=NAME) if tls else raw
     key = base64.b64encode(os.urandom(16)).decode()
-    host = host or f"127.0.0.1:{port}"
+    host = host or f"{NAME}:{port}"
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
              f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
     if origin:

@@ -11,8 +11,8 @@ import zipfile
 import pytest
 
 from dfr_deploy import environments
-from dfr_deploy.backup import listing, lock, manifest, restore
-from dfr_deploy.backup.tools import Tools
+from dfr_deploy.backup import listing, lock, manifest, publish, settings
+from dfr_deploy.backup.restore import swap as restore_swap
 from dfr_deploy.docker import docker
 
 from .backup_helpers import db_fingerprint, filestore_fingerprint, invoke, seed, sets_of
@@ -45,7 +45,7 @@ def intact(stack):
                                                                    for p in sets_of(stack)])
     assert after == before
     assert stack.exec_db("SELECT count(*) FROM pg_database WHERE datname LIKE 'dfr\\_restore\\_%'") == "0"
-    assert not list(Tools(stack.env).backup_dir.glob(".tmp-*"))
+    assert not list(settings.backup_dir(stack.env).glob(".tmp-*"))
 
 
 def failed(result, *fragments):
@@ -126,21 +126,21 @@ def test_missing_or_altered_attachment_is_reported_and_not_published(stack, good
     fault = (f"mv {gone} {gone}.aside && cp -p {altered} {altered}.orig && printf x >> {altered}")
     repair = f"mv {gone}.aside {gone}; if [ -e {altered}.orig ]; then mv {altered}.orig {altered}; fi"
     before = sets_of(stack)
-    stack.compose("exec", "-T", "odoo", "sh", "-c", fault)
+    stack.compose("exec", "-T", "-u", "1000", "odoo", "sh", "-c", fault)
     try:
         last = failed(invoke(stack, "backup"), "1 attachment(s) missing and 1 with a wrong SHA-1",
                       "nothing was published")
         assert names[0] in last or names[1] in last, last
         assert sets_of(stack) == before
-        assert not list(Tools(stack.env).backup_dir.glob(".tmp-*"))
+        assert not list(settings.backup_dir(stack.env).glob(".tmp-*"))
         allowed = invoke(stack, "backup", "--allow-missing")
         assert allowed.returncode == 0, allowed.stderr
         recorded = manifest.verify(sets_of(stack)[-1])["filestore"]
         assert (recorded["missing"], recorded["mismatched"]) == ([names[0]], [names[1]])
     finally:
-        stack.compose("exec", "-T", "odoo", "sh", "-c", repair)
+        stack.compose("exec", "-T", "-u", "1000", "odoo", "sh", "-c", repair)
     for extra in sets_of(stack)[len(before):]:
-        Tools(stack.env).remove(extra)
+        publish.discard(extra)
 
 
 def test_flipped_byte_is_refused(stack, good_set, intact, tmp_path):
@@ -167,7 +167,7 @@ def test_rows_the_database_refuses_stop_the_load_and_drop_the_side_copy(stack, g
     script = ('for f in /set/db/*.dat.zst; do if zstd -dcq "$f" | grep -q "Farmer 1 "; then '
               'zstd -dcq "$f" | sed "1s/^[0-9]*\\t/x\\t/" > /tmp/t && '
               'zstd -qf /tmp/t -o "$f" && chown --reference=/set "$f" && echo "$f"; fi; done')
-    out = docker()["run", "--rm", "--network", "none", "-v", f"{bad}:/set", stack.env.image("backup"),
+    out = docker()["run", "--rm", "--network", "none", "--user", "0", "-v", f"{bad}:/set", stack.env.image("backup"),
                    "sh", "-c", script].run(timeout=120)[1]
     assert out.strip(), "the farmers' data file was not found"
     data = manifest.load(bad)
@@ -194,7 +194,7 @@ def test_odoo_major_mismatch_is_refused(stack, good_set, intact, tmp_path):
 
 
 def test_two_operations_at_once(stack, good_set, intact):
-    folder = Tools(stack.env).backup_dir
+    folder = settings.backup_dir(stack.env)
     with lock.held(folder, "backup", "staging"):
         last = failed(invoke(stack, "backup"), "another backup operation of staging is running: backup",
                       f"pid {os.getpid()}")
@@ -203,10 +203,9 @@ def test_two_operations_at_once(stack, good_set, intact):
 
 
 def test_wrong_age_key_and_right_key(stack, good_set, tmp_path):
-    tools = Tools(stack.env)
-
     def keygen(name):
-        out = docker()["run", "--rm", "--network", "none", tools.image, "age-keygen"].run(timeout=60)[1]
+        out = docker()["run", "--rm", "--network", "none", stack.env.image("backup"), "age-keygen"].run(
+            timeout=60)[1]
         path = tmp_path / name
         path.write_text(out)
         path.chmod(0o600)
@@ -266,7 +265,7 @@ def test_deploy_after_a_restore_killed_with_odoo_started_puts_it_right_and_keeps
     assert (db_fingerprint(stack), filestore_fingerprint(stack)) == before
     kept = [entry["name"] for entry in listing.previous_databases(stack.env)]
     assert "written on the restored copy" in [stack.exec_db("SELECT value FROM dfr_marker", db=name) for name in kept]
-    assert not (Tools(stack.env).backup_dir / restore.JOURNAL).exists()
+    assert not (settings.backup_dir(stack.env) / restore_swap.JOURNAL).exists()
     cid = stack.container("odoo")
     assert docker()["inspect", "-f", "{{.State.Health.Status}}", cid].run(timeout=60)[1].strip() == "healthy"
 
@@ -284,7 +283,7 @@ def test_database_down(stack, good_set, intact_after_db_down=None):
         wait_until(lambda: docker()["inspect", "-f", "{{.State.Health.Status}}", db].run(timeout=60)[1].strip()
                    == "healthy", 120, what="db healthy again")
     assert [p.name for p in sets_of(stack)] == sets
-    assert not list(Tools(stack.env).backup_dir.glob(".tmp-*"))
+    assert not list(settings.backup_dir(stack.env).glob(".tmp-*"))
     assert db_fingerprint(stack) == before
 
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from dfr_deploy import stack
+from dfr_deploy.commands import stack
 from .http import request, upload_too_large, wait_until, websocket_handshake
 
 

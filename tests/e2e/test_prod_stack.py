@@ -1,10 +1,12 @@
-"""Acceptance 2 and 6: production layout with workers, and no secret anywhere it should not be."""
+"""Production layout with workers; no secret anywhere it should not be (issue 12, test 3); every
+service hardened (issue 12, test 4)."""
 import json
+import re
 
 import pytest
-from dotenv import dotenv_values
 
-from dfr_deploy import stack
+from dfr_deploy import secrets
+from dfr_deploy.commands import stack
 from .conftest import docker_out
 from .http import request, websocket_handshake
 
@@ -17,9 +19,8 @@ def prod(make_stack):
 
 
 def secret_values(s):
-    values = []
-    for name in ("db.env", "odoo.env"):
-        values += [v for v in dotenv_values(s.env.secrets_dir / name).values() if v]
+    values = [secrets.read(s.env, name) for name in secrets.FILES]
+    values = [v for v in values if v]
     assert len(values) == 4
     return values
 
@@ -63,11 +64,55 @@ def test_odoo_runs_as_uid_1000(prod):
     assert all(line.split()[1] == "1000" for line in odoo_lines), top
 
 
-def test_final_image_has_no_compiler(prod):
+# Any compiler, assembler or linker, by package (gcc-12-base is the runtime's changelog and
+# licence, no compiler) or by the name of anything executable on PATH.
+TOOLCHAIN_PACKAGE = re.compile(r"^(?!.*-base$)(gcc|g\+\+|cpp|clang|llvm|binutils|tcc|nasm|yasm|gfortran|gccgo|rustc|golang)"
+                               r"([-.0-9].*)?$")
+TOOLCHAIN_BINARY = re.compile(r"^(.*-)?(gcc|g\+\+|cc|c\+\+|cpp|clang(\+\+)?|as|ld(\.bfd|\.gold)?|tcc|nasm|yasm|"
+                              r"gfortran|rustc|go|make)(-[0-9.]+)?$")
+
+
+def test_final_image_has_no_compiler_or_assembler(prod):
     image = prod.env.image("odoo")
-    found = docker_out("run", "--rm", "--entrypoint", "sh", image, "-c",
-                       "for c in gcc cc g++ c++ make x86_64-linux-gnu-gcc-12; do command -v $c; done; true")
-    assert found.strip() == ""
+    packages = docker_out("run", "--rm", "--entrypoint", "dpkg-query", image, "-W", "-f", "${Package}\n").split()
+    assert len(packages) > 50, "dpkg-query listed the image's packages"
+    assert [p for p in packages if TOOLCHAIN_PACKAGE.match(p)] == []
+    listing = docker_out("run", "--rm", "--entrypoint", "find", image, "/usr/local/sbin", "/usr/local/bin",
+                         "/usr/sbin", "/usr/bin", "/sbin", "/bin", "-maxdepth", "1", "(", "-type", "f", "-o", "-type",
+                         "l", ")", "-perm", "/111", "-printf", "%f\n")
+    names = set(listing.split())
+    assert "python3" in names and "sh" in names, "the scan sees the image's programs"
+    assert sorted(n for n in names if TOOLCHAIN_BINARY.match(n)) == []
+
+
+def test_no_secret_in_any_container_environment(prod):
+    """docker inspect of every running container and its PID 1's environment: no secret value."""
+    values = secret_values(prod)
+    for service in ("db", "odoo", "nginx"):
+        cid = prod.container(service)
+        inspect = docker_out("inspect", cid)
+        assert not [v for v in values if v in inspect], f"a secret is in `docker inspect` of {service}"
+        uid = docker_out("exec", cid, "stat", "-c", "%u", "/proc/1").strip()
+        environ = docker_out("exec", "-u", uid, cid, "cat", "/proc/1/environ")
+        assert "PATH=" in environ, f"read /proc/1/environ of {service}"
+        assert not [v for v in values if v in environ], f"a secret is in /proc/1/environ of {service}"
+        assert "_FILE=/run/secrets/" in inspect or service == "nginx"
+
+
+def test_every_service_runs_hardened(prod):
+    """CIS Docker Benchmark section 5, read back from the running containers."""
+    for service in ("db", "odoo", "nginx"):
+        host = json.loads(docker_out("inspect", prod.container(service)))[0]["HostConfig"]
+        assert host["CapDrop"] == ["ALL"], service
+        assert "no-new-privileges:true" in host["SecurityOpt"], service
+        assert host["ReadonlyRootfs"] is True, service
+        assert host["PidsLimit"] and host["PidsLimit"] > 0, service
+        assert host["Memory"] > 0, service
+        assert not set(host.get("CapAdd") or []) & {"SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "ALL"}, service
+    networks = {service: set(json.loads(docker_out("inspect", prod.container(service)))[0]["NetworkSettings"]
+                             ["Networks"]) for service in ("db", "odoo", "nginx")}
+    assert not networks["nginx"] & networks["db"], "nginx has a route to the database"
+    assert networks["nginx"] & networks["odoo"]
 
 
 def test_no_secret_in_image_history_inspect_process_list_or_logs(prod):
@@ -85,9 +130,14 @@ def test_no_secret_in_image_history_inspect_process_list_or_logs(prod):
             assert value not in text, f"a secret appears in {where}"
 
 
-def test_production_refuses_a_default_password(prod):
-    # The entrypoint's own guard (defence in depth behind the deploy task's check).
-    code, logs = prod.run_once("odoo", environment={"ODOO_ADMIN_PASSWD": "admin"})
+def test_production_refuses_a_default_password(prod, tmp_path):
+    # The entrypoint's own guard (defence in depth behind the deploy task's check), fed the
+    # way compose feeds it: a secret file.
+    weak = tmp_path / "odoo_admin_passwd"
+    weak.write_text("admin")
+    weak.chmod(0o600)
+    code, logs = prod.run_once("odoo", environment={"ODOO_ADMIN_PASSWD_FILE": "/run/dfr-test/odoo_admin_passwd"},
+                               volumes=[f"{weak}:/run/dfr-test/odoo_admin_passwd:ro"])
     assert code == 78
     assert "ODOO_ADMIN_PASSWD is missing or a default value" in logs
 
@@ -97,3 +147,34 @@ def test_wkhtmltopdf_renders_a_pdf_headless(prod):
     out = docker_out("exec", prod.container("odoo"), "sh", "-c",
                      "cd /tmp && echo '<h1>Farmer 42</h1>' > r.html && wkhtmltopdf -q r.html r.pdf && head -c 5 r.pdf")
     assert out.startswith("%PDF-")
+
+
+def test_production_never_answers_admin_admin_and_refuses_to_serve_it(prod):
+    """Issue 12, test 2: after `deploy --env=prod`, admin/admin fails and the generated password
+    works (through nginx, over HTTPS); a database whose admin user is set back to `admin` makes
+    the next deploy stop nginx and fail, saying what to do; `invoke admin-password` mends it."""
+    from passlib.context import CryptContext
+
+    from .backup_helpers import invoke
+    from .real_odoo.odoo_checks import login
+
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    generated = secrets.read(prod.env, "admin_user_password")
+    assert login(https, "dfr", "admin", "admin") is False
+    assert login(https, "dfr", "admin", generated) == 2
+    # someone (a restored copy, an old database) brings the well-known password back
+    weak = CryptContext(["pbkdf2_sha512"]).hash("admin")
+    prod.exec_db(f"UPDATE res_users SET password = '{weak}' WHERE id = 2")
+    assert login(https, "dfr", "admin", "admin") == 2
+    assert "WARNING" in invoke(prod, "status").stdout
+    refused = invoke(prod, "deploy")
+    assert refused.returncode == 1
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "admin" in last and "invoke admin-password --env=prod" in last and "nginx was stopped" in last, last
+    assert prod.compose("ps", "-q", "nginx")[1].strip() == "", "nobody reaches the site meanwhile"
+    mended = invoke(prod, "admin-password")
+    assert mended.returncode == 0, mended.stderr
+    again = invoke(prod, "deploy")
+    assert again.returncode == 0, again.stderr
+    assert login(https, "dfr", "admin", "admin") is False
+    assert login(https, "dfr", "admin", generated) == 2

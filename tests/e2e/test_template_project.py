@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from dfr_deploy import images, stack
+from dfr_deploy import images
+from dfr_deploy.commands import stack
 from tests.template_helpers import copy_template
 from .conftest import STANDIN, docker_out
 from .http import request, websocket_handshake
@@ -14,7 +15,7 @@ from .http import request, websocket_handshake
 def generated(root, tmp_path_factory, make_stack):
     project = copy_template(root, tmp_path_factory.mktemp("generated") / "dfr-bt",
                             country_code="bt", country_name="Bhutan", timezone="Asia/Thimphu",
-                            languages="en_US,dz_BT")
+                            languages="en_US,hi_IN")
     s = make_stack("devel", root=project, IMAGE_REGISTRY="dfr-test-generated",
                    DFR_SECRETS_DIR=str(project / ".docker" / "devel"), ODOO_SOURCE=str(STANDIN))
     images.build(s.env)  # the generated project's own Dockerfiles (layers cached from the suite)
@@ -33,4 +34,4 @@ def test_generated_project_deploys_devel(generated):
     assert websocket_handshake(https, host=f"localhost:{https}")[0] == 101
     # the generated settings and secrets were used as they are
     odoo_env = docker_out("inspect", "-f", "{{json .Config.Env}}", generated.container("odoo"))
-    assert "TZ=Asia/Thimphu" in odoo_env and "LOAD_LANGUAGE=en_US,dz_BT" in odoo_env
+    assert "TZ=Asia/Thimphu" in odoo_env and "LOAD_LANGUAGE=en_US,hi_IN" in odoo_env

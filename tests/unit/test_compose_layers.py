@@ -33,13 +33,16 @@ def rendered(name, tmp_path, **overrides):
 def test_servers_publish_only_nginx_and_never_the_database(name, tmp_path):
     config = rendered(name, tmp_path)
     published = {svc: spec.get("ports", []) for svc, spec in config["services"].items()}
-    assert published["db"] == [] and published["odoo"] == []
-    assert sorted(p["target"] for p in published["nginx"]) == [80, 443]
+    assert [svc for svc, ports in published.items() if ports] == ["nginx"]
+    # the site, and the monitoring pages behind TLS and basic auth (monitoring is on by default)
+    assert sorted(p["target"] for p in published["nginx"]) == [80, 443, 9443]
     odoo = config["services"]["odoo"]
     assert int(odoo["environment"]["WORKERS"]) > 0
     assert odoo["environment"]["LIST_DB"] == "False"
     assert odoo["environment"]["DFR_ENV"] == name
-    assert not any(v.get("type") == "bind" for v in odoo.get("volumes", []))
+    # no host folder in Odoo (the one file: the mail catcher's send-a-test-mail tool, read-only)
+    binds = [v for v in odoo.get("volumes", []) if v.get("type") == "bind"]
+    assert all(v["target"] == "/usr/local/bin/dfr-test-mail" and v.get("read_only") for v in binds), binds
     for service in config["services"].values():
         assert service["restart"] == "unless-stopped"
         assert service["deploy"]["resources"]["limits"]["memory"]
@@ -49,10 +52,10 @@ def test_servers_publish_only_nginx_and_never_the_database(name, tmp_path):
 def test_devel_publishes_everything_on_loopback_only(tmp_path):
     config = rendered("devel", tmp_path)
     ports = [p for spec in config["services"].values() for p in spec.get("ports", [])]
-    assert {p["target"] for p in ports} == {80, 443, 8069, 5678, 5432}
+    assert {p["target"] for p in ports} == {80, 443, 8069, 5678, 5432, 8025}     # 8025: the mail catcher's page
     assert all(p["host_ip"] == "127.0.0.1" for p in ports)
     published = {p["target"]: p["published"] for p in ports}
-    assert published == {80: "8080", 443: "8443", 8069: "8069", 5678: "5678", 5432: "5433"}
+    assert published == {80: "8080", 443: "8443", 8069: "8069", 5678: "5678", 5432: "5433", 8025: "8025"}
     odoo = config["services"]["odoo"]
     assert odoo["environment"]["WORKERS"] == "0" and odoo["environment"]["ODOO_DEV_MODE"] == "reload"
     assert any(v["type"] == "bind" and v["target"] == "/opt/odoo/custom/src/private" for v in odoo["volumes"])
@@ -71,6 +74,41 @@ def test_common_structure(name, tmp_path):
     assert mounts["/var/lib/postgresql/data"] == "postgres_data" and mounts["/wal_archive"] == "wal_archive"
     assert {v["target"]: v["source"] for v in services["odoo"]["volumes"]}["/var/lib/odoo"] == "odoo_data"
     assert config["name"] == f"dfr-{name}"
-    # secrets come from env files, never written into the compose files
-    for layer in environments.resolve(name).compose_files:
-        assert "PASSWORD=" not in layer.read_text()
+
+
+@pytest.mark.parametrize("name", ["devel", "staging", "prod"])
+def test_secrets_are_files_never_values_in_the_environment(name, tmp_path):
+    config = rendered(name, tmp_path)
+    folder = tmp_path / name
+    values = [p.read_text() for p in folder.iterdir() if p.read_text()]
+    assert len(values) >= 4
+    text = json.dumps(config)
+    assert not [v for v in values if v in text], "a secret value is in the rendered compose configuration"
+    for service, spec in config["services"].items():
+        assert "env_file" not in spec, service
+        for key in spec.get("environment", {}):
+            assert "PASSWORD" not in key and "PASSWD" not in key or key.endswith("_FILE"), (service, key)
+    assert {s["source"] for s in config["services"]["db"]["secrets"]} == {"postgres_password", "db_password"}
+    assert "postgres_password" not in {s["source"] for s in config["services"]["odoo"]["secrets"]}
+    # nginx: at most the basic auth file of the monitoring pages (a hash)
+    assert {s["source"] for s in config["services"]["nginx"].get("secrets", [])} <= {"monitoring_htpasswd"}
+    for secret in config["secrets"].values():
+        assert secret["file"].startswith(str(folder))
+
+
+@pytest.mark.parametrize("name", ["devel", "staging", "prod"])
+def test_every_service_is_hardened_and_nginx_cannot_reach_the_database(name, tmp_path):
+    config = rendered(name, tmp_path)
+    services = config["services"]
+    for service, spec in services.items():
+        assert spec["cap_drop"] == ["ALL"], service
+        assert "no-new-privileges:true" in spec["security_opt"], service
+        assert spec["read_only"] is True, service
+        pids = spec.get("pids_limit") or spec.get("deploy", {}).get("resources", {}).get("limits", {}).get("pids")
+        assert int(pids or 0) > 0, service
+        assert not {"SYS_ADMIN", "NET_ADMIN", "ALL"} & set(spec.get("cap_add", [])), service
+    assert set(services["nginx"]["cap_add"]) == {"CHOWN", "SETUID", "SETGID", "NET_BIND_SERVICE"}
+    nginx_nets, db_nets = set(services["nginx"]["networks"]), set(services["db"]["networks"])
+    assert not nginx_nets & db_nets, "nginx shares a network with the database"
+    assert nginx_nets & set(services["odoo"]["networks"]) == {"web"}
+    assert config["networks"]["web"]["internal"] is True

@@ -38,9 +38,9 @@ def test_unknown_environment(root):
 def test_missing_production_secrets(root, tmp_path):
     code, _, err = run(root, "deploy", "--env=prod", DFR_SECRETS_DIR=str(tmp_path / "none"))
     assert code == 1
-    assert err.splitlines()[-1].startswith("error: missing secrets file")
+    assert err.splitlines()[-1].startswith("error: missing secret file")
     assert "invoke secrets --env=prod" in err
-    assert not (tmp_path / "none" / "db.env").exists()  # production secrets are never invented
+    assert not (tmp_path / "none" / "db_password").exists()  # production secrets are never invented
 
 
 @pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI not installed")
@@ -52,11 +52,15 @@ def test_docker_not_running(root, tmp_path):
 
 def test_secrets_task_generates_once(root, tmp_path):
     target = tmp_path / "staging"
+    code, out, err = run(root, "secrets", "--env=staging", DFR_SECRETS_DIR=str(target))
+    assert code == 0 and (target / "db_password").exists()
+    first = (target / "db_password").read_text()
+    # Odoo's admin password is shown once, to the operator who made it (never logged after)
+    admin = (target / "admin_user_password").read_text()
+    assert out.count(admin) == 1 and admin not in err
     code, out, _ = run(root, "secrets", "--env=staging", DFR_SECRETS_DIR=str(target))
-    assert code == 0 and (target / "db.env").exists()
-    first = (target / "db.env").read_text()
-    code, out, _ = run(root, "secrets", "--env=staging", DFR_SECRETS_DIR=str(target))
-    assert code == 0 and "nothing changed" in out and (target / "db.env").read_text() == first
+    assert code == 0 and "nothing changed" in out and (target / "db_password").read_text() == first
+    assert admin not in out
 
 
 def test_restore_needs_a_file_or_a_point_in_time(root):

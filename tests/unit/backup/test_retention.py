@@ -94,3 +94,21 @@ def test_time_zones_are_normalised_to_utc():
     a = Candidate("a", datetime(2024, 3, 1, 23, 30, tzinfo=timezone.utc))
     b = Candidate("b", datetime(2024, 3, 2, 4, 0, tzinfo=east))  # 2024-03-01 23:00 UTC, same day, older
     assert list(plan([a, b], 1, 0, 0).keep) == ["a"]
+
+
+def test_each_kind_of_set_keeps_its_own_slots():
+    """A logical set of the same day never pushes the base backup (point-in-time recovery's
+    start) out, nor the reverse."""
+    from dfr_deploy.backup.listing import Entry
+    from dfr_deploy.backup.prune import plan_by_kind
+
+    def entry(name, method, when):
+        e = Entry(name, None)
+        e.data = {"method": method, "verified": True, "started_at": when}
+        return e
+
+    entries = [entry("base-1", "basebackup", "2026-11-20T02:00:00Z"), entry("set-1", "logical", "2026-11-20T01:30:00Z"),
+               entry("set-2", "logical", "2026-11-20T13:00:00Z"), entry("base-0", "basebackup", "2026-11-19T02:00:00Z")]
+    plan = plan_by_kind(entries, daily=1, weekly=0, monthly=0)
+    assert sorted(plan.keep) == ["base-1", "set-2"]
+    assert sorted(plan.drop) == ["base-0", "set-1"]

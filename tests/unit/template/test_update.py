@@ -7,6 +7,7 @@ import pytest
 import yaml
 from dotenv import dotenv_values
 
+from dfr_deploy import secrets
 from tests.template_helpers import BASE_ANSWERS
 
 GIT = ["git", "-c", "user.name=DFR test", "-c", "user.email=dfr@example.org", "-c", "init.defaultBranch=main"]
@@ -34,6 +35,16 @@ def template(root, tmp_path):
     return clone, current
 
 
+def secret_values(project):
+    """{env: {secret name: value}} whichever layout the project has (0.3's env files or files)."""
+    out = {}
+    for folder in sorted((project / ".docker").iterdir()):
+        values = secrets._legacy_values(folder)
+        values.update({name: (folder / name).read_text() for name in secrets.FILES if (folder / name).exists()})
+        out[folder.name] = {k: v for k, v in values.items() if v}
+    return out
+
+
 def test_update_runs_migration_keeps_edits_and_secrets(template, tmp_path):
     clone, current = template
     project = tmp_path / "dfr-ke"
@@ -57,8 +68,10 @@ def test_update_runs_migration_keeps_edits_and_secrets(template, tmp_path):
                         + "LOG_LEVEL=warn\n")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "Kenya's addon and settings")
-    secrets_before = {p: p.read_bytes() for p in sorted((project / ".docker").rglob("*.env"))}
-    assert len(secrets_before) == 6
+    secrets_before = secret_values(project)
+    assert sorted(secrets_before) == ["devel", "prod", "staging"]
+    # 0.1.0: the superuser's, the application role's and the master password (no admin user's, no SMTP)
+    assert all(len(values) == 3 for values in secrets_before.values())
 
     copier.run_update(str(project), defaults=True, unsafe=True, overwrite=True, quiet=True, conflict="inline")
 
@@ -73,4 +86,8 @@ def test_update_runs_migration_keeps_edits_and_secrets(template, tmp_path):
     assert "<<<<<<<" not in prod_env.read_text()
     assert (addon / "__manifest__.py").read_text().startswith("{'name': 'Kenya farmers'")
     assert "next quarter" in (project / "odoo/custom/src/addons.yaml").read_text()
-    assert {p: p.read_bytes() for p in sorted((project / ".docker").rglob("*.env"))} == secrets_before
+    # every secret kept its value (now one file per secret), and the new one was generated
+    after = secret_values(project)
+    assert {env: {k: v for k, v in values.items() if k in secrets_before[env]} for env, values in after.items()} \
+        == secrets_before
+    assert all(len(values["admin_user_password"]) >= 32 for values in after.values())

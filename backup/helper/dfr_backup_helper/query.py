@@ -1,0 +1,31 @@
+"""`query`: SQL from the host's own code (stdin) run by psql as the role libpq's PG* variables
+name, in one transaction; the tuples come back as JSON lines. Values travel as psql variables
+(`:'name'`), never formatted into the text. The host never sends a backup's SQL here, but the
+text goes through the SQL guard anyway: no meta-command can reach psql this way either."""
+import json
+import subprocess
+import sys
+
+from .process import Failed, describe
+from .sqlguard import SqlGuard
+from .sqlload import psql_environment
+
+
+def cmd_query(args):
+    text = sys.stdin.buffer.read()
+    guard = SqlGuard()      # our variables are lower case: the guard refuses only psql's own
+    guard.feed(text)
+    guard.finish()
+    command = ["psql", "-X", "-qAt", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    for item in args.var:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise Failed(f"--var {item!r}: write it as NAME=VALUE")
+        command += ["-v", f"{key}={value}"]
+    command += ["-f", "-"] + ([f"--dbname={args.db}"] if args.db else [])
+    result = subprocess.run(command, input=text, capture_output=True, env=psql_environment())
+    if result.returncode != 0:
+        said = result.stderr.decode(errors="replace").strip().splitlines()
+        raise Failed(f"psql {describe(result.returncode)}: {said[-1] if said else ''}".rstrip(": "))
+    rows = result.stdout.decode(errors="replace").splitlines()
+    print(json.dumps({"rows": rows}))

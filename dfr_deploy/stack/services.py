@@ -1,0 +1,139 @@
+"""Containers of a stack's services, stopping and starting them, and the one wait for health.
+
+Every operation that needs a service up again (deploy, the swap of a restore, a point-in-time
+recovery, a restore drill) waits here, so "healthy" means the same thing everywhere: Docker's
+health status, or the image's own HEALTHCHECK command run through `docker exec` - which answers
+as soon as the service is ready instead of at Docker's next scheduled check (every
+HEALTH_INTERVAL, 10 s and more in production).
+"""
+import json
+import time
+
+from plumbum.commands.processes import ProcessExecutionError, ProcessTimedOut
+
+from .. import docker as d
+from ..errors import DfrError
+from ..progress import elapsed, say
+
+
+def states(env):
+    """[{service, id, state, health, image, ports}] of every container of the project."""
+    out = d.compose(env)["ps", "--all", "--format", "json"].run(timeout=60)[1].strip()
+    if not out:
+        return []
+    rows = json.loads(out) if out.startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [{"service": row.get("Service"), "id": row.get("ID", ""), "state": row.get("State"),
+             "health": row.get("Health") or "", "image": row.get("Image"), "ports": row.get("Publishers") or []}
+            for row in rows]
+
+
+def containers(env, service, running_only=True):
+    """Ids of the service's containers (the one place that asks compose)."""
+    args = ["ps", "-q", service] if running_only else ["ps", "--all", "-q", service]
+    return d.compose(env)[args].run(retcode=None, timeout=60)[1].split()
+
+
+def container(env, service, running_only=True):
+    """The service's newest container id, or "" when it has none."""
+    found = containers(env, service, running_only)
+    return found[-1] if found else ""
+
+
+def health_probe(cid):
+    """The image's own HEALTHCHECK command, to run with `docker exec` (None if it has none)."""
+    test = json.loads(d.docker()["inspect", "-f", "{{json .Config.Healthcheck}}", cid].run(
+        retcode=None, timeout=60)[1].strip() or "null") or {}
+    test = test.get("Test") or []
+    if test[:1] == ["CMD"] and len(test) > 1:
+        return test[1:]
+    if test[:1] == ["CMD-SHELL"] and len(test) == 2:
+        return ["sh", "-c", test[1]]
+    return None
+
+
+def _probe_passes(cid, probes, key):
+    """Run the container's own health check now (looked up once per container)."""
+    probe = probes.setdefault(key, health_probe(cid))
+    if not probe:
+        return False
+    try:
+        return d.docker()["exec", cid, probe].run(retcode=None, timeout=30)[0] == 0
+    except ProcessTimedOut:
+        return False
+
+
+def describe(rows):
+    return ", ".join(f"{s['service']}={s['health'] or s['state']}" for s in sorted(rows, key=lambda s: s["service"]))
+
+
+def wait_healthy(env, services, timeout, what="", check=True, probe=False):
+    """Wait (bounded) until every service in `services` runs and is healthy, printing each
+    change of state. A service that exits or turns unhealthy fails at once. Returns True, or
+    False on failure when check=False (else a DfrError saying where to look).
+
+    probe: also run the image's health check now instead of waiting for Docker's next one
+    (a swap gets Odoo back seconds sooner); without it, healthy means what `docker ps` and
+    `invoke status` will say."""
+    started = time.monotonic()
+    probes, last = {}, None
+    while True:
+        rows = [r for r in states(env) if r["service"] in services]
+        summary = describe(rows)
+        if summary != last:
+            say(f"  {elapsed(started):>6}  {summary or 'no containers yet'}")
+            last = summary
+        # the running container of each service wins over exited ones left by a recreate
+        by_service = {}
+        for r in sorted(rows, key=lambda r: r["state"] == "running"):
+            by_service[r["service"]] = r
+        ready = True
+        for name in services:
+            row = by_service.get(name)
+            if row is None:
+                ready = False
+            elif row["state"] in ("exited", "dead") or row["health"] == "unhealthy":
+                if not check:
+                    return False
+                raise DfrError(f"service {name} is {row['health'] or row['state']}{what}: see "
+                               f"`invoke logs --env={env.name} --service={name}`")
+            elif row["health"] == "healthy" or (row["state"] == "running" and not row["health"]):
+                continue   # healthy, or running without a health check
+            elif row["state"] != "running" or not probe or not _probe_passes(row["id"], probes, row["id"]):
+                ready = False
+        if ready:
+            return True
+        if time.monotonic() - started > timeout:
+            if not check:
+                return False
+            raise DfrError(f"not healthy after {timeout} s{what} ({summary}): see `invoke logs --env={env.name}`")
+        # every quarter second while a quick start is likely, then every second
+        time.sleep(0.25 if time.monotonic() - started < 15 else 1)
+
+
+def stop(env, service, grace=30):
+    """Stop every running container of a service (the containers themselves, so they come back
+    exactly as they ran, even if the compose files changed meanwhile); returns their ids."""
+    cids = containers(env, service)
+    if not cids:
+        return []
+    try:
+        d.docker()["stop", "--time", str(grace), *cids].run(timeout=grace + 90)
+    except (ProcessExecutionError, ProcessTimedOut):
+        raise DfrError(f"cannot stop the {service} service of {env.name}: see `invoke status --env={env.name}`") from None
+    return cids
+
+
+def start(env, service, cids=None, timeout=300, check=True, what="", probe=False):
+    """Start a service again (the containers `stop` returned, else as deploy would) and wait
+    until it is healthy. Returns True, or False on failure when check=False."""
+    try:
+        if cids:
+            d.docker()["start", *cids].run(timeout=300)
+        else:
+            d.compose(env)["up", "--detach", "--no-deps", service].run(timeout=300)
+    except (ProcessExecutionError, ProcessTimedOut) as error:
+        if check:
+            reason = (str(error).strip().splitlines() or [""])[-1]
+            raise DfrError(f"cannot start the {service} service of {env.name}{what}: {reason}") from None
+        return False
+    return wait_healthy(env, (service,), timeout, what, check, probe)

@@ -1,0 +1,1 @@
+"""dfr-deploy's monitoring layer: settings, rendered configs, service commands, mail catcher."""
