@@ -49,7 +49,7 @@ def img_base(c, tag="debian:bookworm-slim", mirror=None, no_pull=False, force=Fa
 })
 @one_line_errors
 def img_build(c, env="devel", service=None, odoo_source=None, no_cache=False):
-    """Build the images from the Dockerfiles in odoo/, postgres/ and nginx/."""
+    """Build the images from their Dockerfiles (odoo/, postgres/, nginx/, backup/, monitoring/, acme/)."""
     stack_commands.img_build(environments.resolve(env), stack_commands.image_services(service),
                              odoo_source=odoo_source, no_cache=no_cache)
 
@@ -71,7 +71,7 @@ def img_push(c, env="prod", service=None):
 @task(name="secrets", help={"env": ENV_HELP})
 @one_line_errors
 def secrets_(c, env):
-    """Generate the secret env files of an environment (never overwrites existing ones)."""
+    """Generate the secret files of an environment, one per secret (never overwrites existing ones)."""
     environment = environments.resolve(env)
     written = stack_commands.make_secrets(environment)
     for path in written:
@@ -116,7 +116,7 @@ def stop(c, env, purge=False, force=False):
 
 @task(help={
     "env": ENV_HELP,
-    "service": "only this service: db, odoo or nginx",
+    "service": "only this service: db, odoo, nginx, acme, mailcatcher or a monitoring service",
     "tail": "number of lines to show from the end of each log (default 200)",
     "follow": "keep following the logs",
 })

@@ -1,8 +1,7 @@
 """The deployment environments and the settings each one runs with.
 
 An environment is a list of compose layers, a settings file (config/<env>.env, not secret,
-rendered by copier) and a secrets folder (.docker/<env>/, one env file per consumer, ignored by
-git). Variables from the process environment win over the settings file, as in compose.
+rendered by copier) and a secrets folder (.docker/<env>/, one file per secret, ignored by git). Variables from the process environment win over the settings file, as in compose.
 """
 import os
 from dataclasses import dataclass, field

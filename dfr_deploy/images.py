@@ -1,4 +1,4 @@
-"""Build, pull and push the three DFR images (odoo, postgres, nginx)."""
+"""Build, pull and push the DFR images (odoo, postgres, nginx, backup tools, monitoring, acme)."""
 import shutil
 import time
 from pathlib import Path

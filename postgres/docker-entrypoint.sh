@@ -38,7 +38,10 @@ file_env() {
     else
         val=${!var:-}
     fi
-    export "$var=$val"
+    # A shell variable, not exported: the temporary server and the tools started during
+    # initialisation do not inherit it (run_init_scripts exports it to the init scripts only).
+    export -n "$var" 2>/dev/null || true
+    printf -v "$var" '%s' "$val"
     unset "$fvar"
 }
 
@@ -220,8 +223,10 @@ psql_su() {
 
 run_init_scripts() {
     local f
-    # Conveniences for init scripts: plain "psql" reaches the temp server.
+    # Conveniences for init scripts: plain "psql" reaches the temp server. The passwords are
+    # part of the image's init-script contract: exported to them, and only to them.
     export PGHOST=$SOCKET_DIR PGPORT=5432 PGUSER=$POSTGRES_USER PGDATABASE=$POSTGRES_DB
+    export POSTGRES_PASSWORD DFR_DB_PASSWORD
     shopt -s nullglob
     for f in /docker-entrypoint-initdb.d/*; do
         case $f in
@@ -236,6 +241,7 @@ run_init_scripts() {
     done
     shopt -u nullglob
     unset PGHOST PGPORT PGUSER PGDATABASE
+    export -n POSTGRES_PASSWORD DFR_DB_PASSWORD
 }
 
 init_cluster() {

@@ -1,9 +1,10 @@
 """The one door of every operation that changes an environment's state.
 
-Backup, restore, prune, export, deploy, stop - and the scheduled jobs - all enter here: the
-environment's lock is taken (one operation at a time; the lock file names its holder, and the
-kernel frees it when the holder dies), then every kind of interrupted operation is put right
-(backup.repair), and only then does the operation run. Nothing else takes the lock.
+Backup, restore, prune, export, drill, deploy, stop, admin-password, tls --renew - and the
+scheduled jobs - all enter here: the environment's lock is taken (one operation at a time; the
+lock file names its holder, and the kernel frees it when the holder dies), then every kind of
+interrupted operation is put right (backup.repair), and only then does the operation run.
+Nothing else takes the lock.
 """
 from contextlib import contextmanager
 

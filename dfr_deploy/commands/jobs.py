@@ -4,8 +4,8 @@ schedule` (installing them) and `invoke notify` (a systemd OnFailure= unit).
 A job enters the one door like every operation, but waits (JOB_LOCK_WAIT seconds, default one
 hour) for an operation already running; past that it fails loudly, with its metric saying why.
 Every backup, prune, drill and WAL check, good or bad, scheduled or by hand, leaves its metrics
-(backup.metrics) for the monitoring to read. The WAL check only reads: it takes no lock, so a
-long backup never silences it.
+(backup.metrics) for the monitoring to read. The WAL check takes no lock, so a long backup never
+silences it: it reads, and commits one recovery mark (stack.database) in the `postgres` database.
 """
 import time
 
@@ -21,10 +21,12 @@ from . import backup, drill
 def _wal_check(env):
     """The archive must be working: no failure since the last success, and a segment archived
     within twice archive_timeout (plus a minute: compressing and publishing one takes time)."""
-    server = wal_status.server_status(Catalog(env))
+    catalog = Catalog(env)
+    server = wal_status.server_status(catalog)
     metrics.wal(env, server)
     if server is None:
         raise DfrError(f"the database of {env.name} is not running: the WAL archive cannot be checked")
+    catalog.mark()   # one row through the WAL: the moments a point-in-time drill can look for
     if server["failing_now"]:
         raise DfrError(f"archiving WAL is failing ({server['failed_count']} failures, last {server['last_failed_wal']}): "
                        f"see `invoke wal-status --env={env.name}` and the db logs")

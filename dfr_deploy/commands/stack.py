@@ -4,6 +4,7 @@ from ..progress import say, step
 from ..backup import settings as backup_settings
 from ..errors import DfrError
 from ..stack import database, lifecycle, odoo, services, status as stack_status, tls
+from ..schedule import notify
 from . import door, jobs
 
 
@@ -41,6 +42,9 @@ def deploy(env, build=False, pull=False, timeout=900):
                 f"`invoke tls --env={env.name}` and `invoke logs --env={env.name} --service=acme`")
     for name, url in env.urls().items():
         say(f"  {name:12} {url}")
+    if env.name == "prod" and not notify.channels(env):
+        say("WARNING: no SMTP_SERVER with ALERT_EMAIL_TO and no ALERT_WEBHOOK_URL in config/prod.env: alerts and "
+            "failed backup jobs would reach nobody")
 
 
 def refuse_well_known_admin(env):
@@ -59,7 +63,9 @@ def refuse_well_known_admin(env):
 def admin_password(env):
     """Store the environment's generated password for Odoo's `admin` user (the running Odoo)."""
     db = env.get("DB_NAME", "dfr")
-    if not odoo.set_admin_password(env, db):
+    with door.enter(env, "admin-password"):
+        changed = odoo.set_admin_password(env, db)
+    if not changed:
         raise DfrError(f"Odoo of {env.name} is not running: deploy it first (`invoke deploy --env={env.name}`; "
                        "it stops at the well-known password) and retry")
     say(f"Odoo's admin user of {env.name} ({db}) now logs in with the password in {env.secrets_dir}/admin_user_password")
@@ -81,7 +87,8 @@ def format_tls(report):
 
 def tls_renew(env):
     """Renew now (TLS_MODE=acme); a failure is one line, and the current certificate stays."""
-    return tls.renew(env)
+    with door.enter(env, "tls --renew"):
+        return tls.renew(env)
 
 
 def logs(env, service=None, tail=200, follow=False):

@@ -80,9 +80,44 @@ class Catalog:
             raise DfrError(f"{what} failed: {lines[-1] if lines else f'exit status {code}'}")
         return out.strip()
 
+    def mark(self):
+        """Commit a recovery mark now (MARKS_SQL); returns its time in epoch seconds (text)."""
+        return self.sql(MARKS_SQL, what="writing a recovery mark")
+
+    def marks(self, since_epoch):
+        """The recovery marks from a moment on, in epoch seconds (text, microseconds exact)."""
+        return split_marks(self.sql(marks_sql(since_epoch), what="reading the recovery marks"))
+
     def exists(self, name):
         return self.sql("SELECT count(*) FROM pg_database WHERE datname = :'name'", {"name": name},
                         "looking up a database") == "1"
+
+
+# Recovery marks: one row committed by the superuser in the `postgres` database (where nothing
+# of the application's runs) each time the WAL is checked or archived on purpose. They give a
+# point-in-time recovery a commit after any moment (recovery to a time stops at the first commit
+# past it) and give a drill rows it knows were committed before its moment, to look for.
+MARKS_TABLE = "public.dfr_recovery_marks"
+MARKS_SQL = f"""
+SET client_min_messages = warning;
+CREATE TABLE IF NOT EXISTS {MARKS_TABLE} (at timestamptz PRIMARY KEY);
+REVOKE ALL ON {MARKS_TABLE} FROM PUBLIC;
+DELETE FROM {MARKS_TABLE} WHERE at < pg_catalog.now() - interval '400 days';
+INSERT INTO {MARKS_TABLE} VALUES (pg_catalog.clock_timestamp()) RETURNING extract(epoch FROM at);
+"""
+
+
+def marks_sql(since_epoch):
+    """The marks from a minute before a moment on, as epoch seconds (microseconds exact), comma
+    separated; the moment is a number formatted here, never text from elsewhere."""
+    since = f"{float(since_epoch):.6f}"
+    return (f"SELECT CASE WHEN pg_catalog.to_regclass('{MARKS_TABLE}') IS NULL THEN '' ELSE (SELECT "
+            f"pg_catalog.string_agg(extract(epoch FROM at)::text, ',' ORDER BY at) FROM {MARKS_TABLE}"
+            f" WHERE at >= pg_catalog.to_timestamp({since}) - interval '1 minute') END")
+
+
+def split_marks(text):
+    return [m for m in (text or "").split(",") if m]
 
 
 def up(env, timeout=300):

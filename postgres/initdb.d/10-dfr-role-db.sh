@@ -9,7 +9,7 @@ DFR_DB_NAME=${DFR_DB_NAME:-dfr}
 DFR_DB_LOCALE=${DFR_DB_LOCALE:-C.UTF-8}
 POSTGRES_USER=${POSTGRES_USER:-postgres}
 
-# The entrypoint normally resolved DFR_DB_PASSWORD_FILE already (as root);
+# The entrypoint normally resolved DFR_DB_PASSWORD_FILE already (and exports it to init scripts);
 # this fallback lets the fragment also work on its own.
 if [[ -z ${DFR_DB_PASSWORD:-} && -n ${DFR_DB_PASSWORD_FILE:-} ]]; then
     DFR_DB_PASSWORD=$(< "$DFR_DB_PASSWORD_FILE")

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -257,8 +258,27 @@ def test_a_point_in_time_drill_at_a_random_moment_passes(stack):
     base = [p for p in sets_of(stack) if (manifest.load(p) or {}).get("method") == "basebackup"][-1]
     record = json.loads((base / "drill.json").read_text())[-1]
     assert record["ok"] and record["kind"] == "pitr" and record["rto_seconds"] > 0 and record["target"]
+    assert isinstance(record["marks_checked"], int)
     no_drill_left(stack)
     assert metric(prom(stack, "dfr_drills.prom"), "dfr_drill_last_result", kind="pitr") == 1
+
+
+def test_a_point_in_time_drill_finds_the_rows_committed_before_its_moment(stack):
+    """The WAL check commits a recovery mark; a drill to a moment after it must find it."""
+    if not [p for p in sets_of(stack) if manifest.load(p).get("method") == "basebackup"]:
+        assert invoke(stack, "backup", "--method=basebackup").returncode == 0
+    checked = invoke(stack, "job", "--name=wal-check")
+    assert checked.returncode == 0, checked.stderr
+    time.sleep(1.5)   # a mark counts once committed a second before the moment
+    moment = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+    time.sleep(0.5)
+    result = invoke(stack, "backup-drill", f"--to-time={moment}")
+    assert result.returncode == 0, result.stderr
+    base = [p for p in sets_of(stack) if (manifest.load(p) or {}).get("method") == "basebackup"][-1]
+    record = json.loads((base / "drill.json").read_text())[-1]
+    assert record["ok"] and record["target"] == moment and record["marks_checked"] >= 1, record
+    assert "recovery marks of before the moment found" in result.stdout
+    no_drill_left(stack)
 
 
 def test_a_drill_from_the_offsite_copy_proves_the_copy(stack, good_set):

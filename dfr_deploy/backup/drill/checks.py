@@ -1,6 +1,7 @@
 """What a drill proves about a restored copy, read as the application role (the data is a
 backup's: nothing in it runs as the superuser)."""
 import json
+from decimal import Decimal
 
 from ...errors import DfrError
 from .. import helper_cli, mounts
@@ -47,3 +48,22 @@ def attachments(runner, role, db, odoo_volume):
         raise DfrError(f"{len(result['missing'])} attachment file(s) missing and {len(result['mismatched'])} with "
                        f"another SHA-1 after the restore (first: {bad[0]})")
     return result["checked"]
+
+
+def marks_replayed(live, recovered, target_epoch):
+    """A point in time: every recovery mark the live cluster committed before the moment is in
+    the recovered one, and none after it; returns how many were found. A mark's time is taken
+    just before its commit, so the second before the moment is left out of the first check."""
+    target = Decimal(str(target_epoch))
+    found = {Decimal(m) for m in recovered}
+    expected = [Decimal(m) for m in live if Decimal(m) <= target - 1]
+    missing = [m for m in expected if m not in found]
+    if missing:
+        raise DfrError(f"{len(missing)} of {len(expected)} recovery marks committed before the moment are missing "
+                       f"from the recovered cluster (first: epoch {missing[0]}): it did not replay everything before "
+                       "the target")
+    late = sorted(m for m in found if m > target)
+    if late:
+        raise DfrError(f"the recovered cluster holds a recovery mark of epoch {late[0]}, after the target: "
+                       "it replayed past the moment")
+    return len(expected)

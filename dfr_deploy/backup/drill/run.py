@@ -93,6 +93,7 @@ def point_in_time(env, to_time=None, timeout=600):
                     last = datetime.strptime(replayed, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=timezone.utc)
                     if last > target.time:
                         raise DfrError(f"recovery replayed a commit of {last} after the target {target.text}")
+                marks = proven_marks(env, server, target, info["window_obj"]) if target.kind == "time" else None
                 if not server.stop():
                     raise DfrError(f"the recovered server did not shut down cleanly: {server.failure()}")
                 server.remove()
@@ -110,12 +111,23 @@ def point_in_time(env, to_time=None, timeout=600):
             odoo.start(drill_env, timeout=timeout)
             rto = round(time.monotonic() - began, 1)
             say(f"      Odoo healthy on the data of {target.text} {rto} s after the drill began (RTO); "
-                f"{info.get('stop') or 'recovered to the end of the archive'}")
+                f"{info.get('stop') or 'recovered to the end of the archive'}"
+                + (f"; {marks} recovery marks of before the moment found" if marks is not None else ""))
     finally:
         stack.remove(drill_env)
         publish.discard(scratch)
     return {"kind": "pitr", "set": info["set"], "target": target.text, "rto_seconds": rto, "stop": info.get("stop", ""),
-            "last_replayed_commit": info["final"].get("time")}
+            "last_replayed_commit": info["final"].get("time"), "marks_checked": marks}
+
+
+def proven_marks(env, server, target, win):
+    """The recovery marks (stack.database) committed before the moment are all there."""
+    since = win.start.timestamp()
+    recovered, error = server.psql(database.marks_sql(since))
+    if recovered is None:
+        raise DfrError(f"cannot read the recovered cluster's recovery marks: {error.strip()}")
+    live = Catalog(env).marks(since)
+    return checks.marks_replayed(live, database.split_marks(recovered), target.time.timestamp())
 
 
 def record(env, set_name, result):

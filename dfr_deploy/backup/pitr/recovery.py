@@ -132,12 +132,12 @@ def live_timeline(catalog):
 def archive_now(catalog, timeout=120):
     """Have the live server archive its current segment, so the window reaches now.
 
-    A transaction is committed first: recovery to a time stops at the first commit after it,
+    A recovery mark is committed first: recovery to a time stops at the first commit after it,
     and a quiet database may have none since - recovery would then end before the target (a
     moment of the window it cannot prove it reached), and refuse."""
     if catalog.running() is None:
         return False
-    catalog.sql("SELECT txid_current()", what="marking now in the WAL")
+    catalog.mark()
     segment = catalog.sql("SELECT pg_walfile_name(pg_switch_wal())", what="switching WAL")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
