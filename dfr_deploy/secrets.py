@@ -35,7 +35,7 @@ OPTIONAL = {"smtp_password", "alert_webhook_token", "acme_tsig_secret"}
 # 0700 folder keeps every other host account out.
 SHARED = {"monitoring_db_password", "monitoring_htpasswd", "alert_webhook_token", "smtp_password"}
 DERIVED = {"monitoring_htpasswd"}
-# The layout of dfr-deploy 0.2/0.3: one env file per consumer. Read once, then replaced.
+# The layout of dfr-deploy 0.1 and 0.2: one env file per consumer. Read once, then replaced.
 LEGACY = {"db.env": {"POSTGRES_PASSWORD": "postgres_password", "DFR_DB_PASSWORD": "db_password"},
           "odoo.env": {"DB_PASSWORD": "db_password", "ODOO_ADMIN_PASSWD": "odoo_admin_passwd",
                        "SMTP_PASSWORD": "smtp_password"}}
@@ -120,7 +120,7 @@ def check(env):
     folder = env.secrets_dir
     legacy = [name for name in LEGACY if (folder / name).exists()]
     if legacy:
-        raise DfrError(f"{folder} still has {', '.join(legacy)} (dfr-deploy 0.3's layout): run "
+        raise DfrError(f"{folder} still has {', '.join(legacy)} (the layout of dfr-deploy 0.2 and older): run "
                        f"`invoke secrets --env={env.name}` to move them into one file per secret")
     for name in FILES:
         path = folder / name

@@ -86,7 +86,7 @@ class Catalog:
 
     def marks(self, since_epoch):
         """The recovery marks from a moment on, in epoch seconds (text, microseconds exact)."""
-        return split_marks(self.sql(marks_sql(since_epoch), what="reading the recovery marks"))
+        return read_marks(lambda text: self.sql(text, what="reading the recovery marks"), since_epoch)
 
     def exists(self, name):
         return self.sql("SELECT count(*) FROM pg_database WHERE datname = :'name'", {"name": name},
@@ -107,16 +107,16 @@ INSERT INTO {MARKS_TABLE} VALUES (pg_catalog.clock_timestamp()) RETURNING extrac
 """
 
 
-def marks_sql(since_epoch):
-    """The marks from a minute before a moment on, as epoch seconds (microseconds exact), comma
-    separated; the moment is a number formatted here, never text from elsewhere."""
+def read_marks(run_sql, since_epoch):
+    """The marks from a minute before a moment on, as epoch seconds (text, microseconds exact),
+    through any superuser psql runner `run_sql(text) -> output`. The moment is a number
+    formatted here, never text from elsewhere. (Two queries: a CASE cannot guard a table that
+    may not exist, the parser resolves it first.)"""
+    if run_sql(f"SELECT pg_catalog.to_regclass('{MARKS_TABLE}') IS NOT NULL") != "t":
+        return []
     since = f"{float(since_epoch):.6f}"
-    return (f"SELECT CASE WHEN pg_catalog.to_regclass('{MARKS_TABLE}') IS NULL THEN '' ELSE (SELECT "
-            f"pg_catalog.string_agg(extract(epoch FROM at)::text, ',' ORDER BY at) FROM {MARKS_TABLE}"
-            f" WHERE at >= pg_catalog.to_timestamp({since}) - interval '1 minute') END")
-
-
-def split_marks(text):
+    text = run_sql(f"SELECT pg_catalog.string_agg(extract(epoch FROM at)::text, ',' ORDER BY at) FROM {MARKS_TABLE}"
+                   f" WHERE at >= pg_catalog.to_timestamp({since}) - interval '1 minute'")
     return [m for m in (text or "").split(",") if m]
 
 

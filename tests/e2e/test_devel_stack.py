@@ -1,10 +1,15 @@
 """Acceptance 1, 4, 7: the development stack from nothing, through nginx, healing, persistence."""
 import json
+import os
+import subprocess
 import time
 
 import pytest
 
 from dfr_deploy.commands import stack
+from dfr_deploy.environments import MONITORING_SERVICES
+from .backup_helpers import invoke
+from .conftest import docker_out
 from .http import request, upload_too_large, wait_until, websocket_handshake
 
 
@@ -106,3 +111,90 @@ def test_deploy_twice_is_safe(devel):
     devel.deploy()
     assert devel.container("db") == before  # nothing recreated
     assert time.monotonic() - started < 120
+
+
+# ---------------------------------------------------------------- the tasks as an operator runs them
+# (issue 11: claims with no test): `invoke status --json`, `invoke logs`, `invoke stop --purge`.
+
+def test_status_json_is_the_report_with_services_health_and_urls(devel):
+    done = invoke(devel, "status", "--json", timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)     # nothing but the JSON document on stdout
+    assert report["environment"] == "devel" and report["project"] == devel.env.project_name
+    assert report["healthy"] is True
+    services = {s["service"]: s for s in report["services"]}
+    assert sorted(services) == ["db", "mailcatcher", "nginx", "odoo"]
+    for service in services.values():
+        assert (service["state"], service["health"]) == ("running", "healthy"), service
+        assert service["image"].startswith("dfr-test/"), service
+    published = {(p["URL"], p["PublishedPort"]) for p in services["nginx"]["ports"] if p.get("PublishedPort")}
+    assert ("127.0.0.1", devel.ports["NGINX_HTTPS_PORT"]) in published, services["nginx"]["ports"]
+    assert report["urls"]["odoo"] == f"https://localhost:{devel.ports['NGINX_HTTPS_PORT']}/"
+    assert report["urls"]["odoo_direct"] == f"http://127.0.0.1:{devel.ports['ODOO_PUBLISHED_PORT']}/"
+    assert report["alerts"] == [] and isinstance(report["jobs"], list)
+    assert all({"job", "schedule", "installed", "last_run"} <= set(job) for job in report["jobs"]), report["jobs"]
+
+
+def test_logs_of_one_service_print_its_last_lines(devel):
+    done = invoke(devel, "logs", "--service=odoo", "--tail=5", timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 5, done.stdout
+    # compose prefixes each line with the container's service name: odoo's lines, no other's
+    assert all(line.split("|", 1)[0].strip() == "odoo-1" for line in lines), lines
+    odoo = devel.container("odoo")
+    full = subprocess.run(["docker", "logs", odoo], capture_output=True, text=True, timeout=60)
+    said = full.stdout + full.stderr
+    assert len(said.splitlines()) > 5, "odoo has said more than the five lines asked for"
+    for line in lines:
+        assert line.split("|", 1)[1].strip() in said, line
+    refused = invoke(devel, "logs", "--service=postgres", timeout=120)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == ("error: unknown service 'postgres': use one of db, odoo, nginx, acme, "
+                                      "mailcatcher, " + ", ".join(MONITORING_SERVICES)), refused.stderr
+
+
+def test_stop_purge_outside_devel_is_refused_without_force(engine, tmp_path):
+    """A staging project that does not exist, but for one volume that looks like its odoo_data
+    (compose's labels): without --force nothing is touched; with --force compose removes it."""
+    from types import SimpleNamespace
+
+    from dfr_deploy import environments
+
+    name = f"dfrt{os.urandom(3).hex()}"
+    staging = SimpleNamespace(env=environments.resolve("staging", overrides={
+        "PROJECT_NAME": name, "DFR_SECRETS_DIR": str(tmp_path / "secrets"), "BACKUP_DIR": str(tmp_path / "backups"),
+        "METRICS_DIR": str(tmp_path / "metrics")}))
+    project = staging.env.project_name
+    assert project == f"{name}-staging" and volumes_of(project) == []
+    volume = docker_out("volume", "create", "--label", f"com.docker.compose.project={project}",
+                        "--label", "com.docker.compose.volume=odoo_data", f"{project}_odoo_data").strip()
+    try:
+        refused = invoke(staging, "stop", "--purge", timeout=120)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == ("error: --purge deletes every database, file and WAL archive of staging: "
+                                          "add --force if you really mean it"), refused.stderr
+        assert volumes_of(project) == [volume]
+        forced = invoke(staging, "stop", "--purge", "--force", timeout=120)
+        assert forced.returncode == 0, forced.stderr
+        assert volumes_of(project) == []
+    finally:
+        docker_out("volume", "rm", "-f", volume, retcode=None)
+
+
+def volumes_of(project):
+    return sorted(docker_out("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}").split())
+
+
+# ---------------------------------------------------------------- keep last: it deletes the stack's data
+def test_stop_purge_in_devel_removes_the_containers_and_every_volume(devel):
+    project = devel.env.project_name
+    before = volumes_of(project)
+    assert {f"{project}_odoo_data", f"{project}_wal_archive", devel.env.postgres_volume} <= set(before), before
+    done = invoke(devel, "stop", "--purge", timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert volumes_of(project) == []
+    assert devel.compose("ps", "--all", "-q")[1].strip() == ""
+    for volume in before:
+        assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True,
+                              timeout=60).returncode != 0, f"{volume} is still there"

@@ -1,14 +1,19 @@
 """Production layout with workers; no secret anywhere it should not be (issue 12, test 3); every
 service hardened (issue 12, test 4)."""
+import gzip
 import json
+import os
 import re
+import socket
+import ssl
+import warnings
 
 import pytest
 
 from dfr_deploy import secrets
 from dfr_deploy.commands import stack
 from .conftest import docker_out
-from .http import request, websocket_handshake
+from .http import connection, request, websocket_handshake
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +185,192 @@ def test_production_never_answers_admin_admin_and_refuses_to_serve_it(prod):
     assert again.returncode == 0, again.stderr
     assert login(https, "dfr", "admin", "admin") is False
     assert login(https, "dfr", "admin", generated) == 2
+
+
+# ---------------------------------------------------------------- TLS, compression, cache, headers
+# (issue 11: claims with no test). Requests go through nginx's published HTTPS port only.
+
+def handshake(port, version, seclevel0=False):
+    """A TLS handshake offering exactly `version`: the version agreed, or the ssl.SSLError."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # TLSVersion.TLSv1 and TLSv1_1
+        context.minimum_version = context.maximum_version = version
+    if seclevel0:
+        # OpenSSL 3 would not even offer TLS 1.0/1.1 (SHA-1 signatures) at its default security
+        # level: level 0 makes this client ask, so that the refusal is the server's.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        with context.wrap_socket(raw, server_hostname="localhost") as sock:
+            sock.sendall(b"GET /web/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while len(answer) < 65536:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            return sock.version(), answer
+    except ssl.SSLError as error:
+        return None, error
+    finally:
+        raw.close()
+
+
+def test_tls_1_2_and_1_3_accepted_1_0_and_1_1_refused_by_the_server(prod):
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    for version, name in ((ssl.TLSVersion.TLSv1_2, "TLSv1.2"), (ssl.TLSVersion.TLSv1_3, "TLSv1.3")):
+        agreed, answer = handshake(https, version)
+        assert agreed == name, answer
+        assert answer.startswith(b"HTTP/1.1 200") and b'"pass"' in answer, answer[:200]
+    for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+        agreed, error = handshake(https, version, seclevel0=True)
+        assert agreed is None, f"nginx accepted {agreed}"
+        # an alert *received* from the server (protocol_version, 70); a client that could not
+        # offer the version would fail with NO_PROTOCOLS_AVAILABLE before sending anything
+        assert isinstance(error, ssl.SSLError) and error.reason == "TLSV1_ALERT_PROTOCOL_VERSION", repr(error)
+
+
+def fetch(port, path, headers=None, method="GET", body=None):
+    """(status, [(name, value), ...] with repeats kept, body) of one HTTPS request via nginx.
+    Only the headers given are sent (http.client's own Accept-Encoding: identity is not)."""
+    conn = connection(port)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in {"Host": f"localhost:{port}", **(headers or {})}.items():
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def header(headers, name):
+    """Every value of header `name` (case-insensitive)."""
+    return [value for key, value in headers if key.lower() == name.lower()]
+
+
+def login_page(port):
+    """The login page, as a first-time visitor gets it: (its session cookie, its bundle URLs)."""
+    status, headers, page = fetch(port, "/web/login")
+    assert status == 200, page[:300]
+    cookies = header(headers, "Set-Cookie")
+    # a dynamic page keeps Odoo's cookie (only the static locations strip it)
+    assert len(cookies) == 1 and cookies[0].startswith("session_id="), cookies
+    bundles = re.findall(r'/web/assets/[^"]+\.min\.(?:js|css)', page.decode())
+    assert bundles, page[:500]
+    return cookies[0].split(";")[0], bundles
+
+
+def test_gzip_for_clients_that_ask_and_only_for_them(prod):
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    _, bundles = login_page(https)
+    for url in bundles:    # a JavaScript and a CSS bundle (text, hundreds of KB)
+        url = f"{url}?gzip={os.urandom(4).hex()}"
+        status, plain_headers, plain = fetch(https, url)
+        assert status == 200 and len(plain) > 100_000, (status, len(plain))
+        assert header(plain_headers, "Content-Encoding") == [], plain_headers
+        status, headers, packed = fetch(https, url, headers={"Accept-Encoding": "gzip"})
+        assert status == 200
+        assert header(headers, "Content-Encoding") == ["gzip"], headers
+        assert "Accept-Encoding" in ", ".join(header(headers, "Vary")), headers
+        assert len(packed) < len(plain) / 2 and gzip.decompress(packed) == plain
+
+
+def cache_twice(port, path, cookie=None):
+    """Request `path` twice through nginx: both answers' cache status, cookies and bodies."""
+    extra = {"Cookie": cookie} if cookie else {}
+    seen = []
+    for _ in range(2):
+        status, headers, body = fetch(port, path, headers=extra)
+        assert status == 200, (path, status, body[:200])
+        seen.append((header(headers, "X-Cache-Status"), header(headers, "Set-Cookie"), body))
+    return seen
+
+
+def test_static_and_asset_cache_hits_with_and_without_a_session_and_sets_no_cookie(prod):
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    cookie, bundles = login_page(https)
+    bundle = bundles[-1]
+    # Odoo itself hands a first-time visitor a session with the bundle (auth="public"): asked
+    # inside its container, past nginx
+    direct = docker_out("exec", prod.container("odoo"), "python3", "-c",
+                        "import http.client as h, sys; c=h.HTTPConnection('127.0.0.1',8069,timeout=30); "
+                        "c.request('GET', sys.argv[1]); r=c.getresponse(); r.read(); "
+                        "print(r.status, r.getheader('Set-Cookie') or '')", bundle)
+    assert direct.startswith("200 session_id="), direct
+    # each case on its own URL (the cache key is the URL), so its first request is a MISS
+    for path, session in ((bundle, None), (bundle, cookie),
+                          ("/web/static/img/favicon.ico", None), ("/web/static/img/favicon.ico", cookie)):
+        path = f"{path}?case={os.urandom(4).hex()}"
+        (first, first_cookies, first_body), (second, second_cookies, second_body) = cache_twice(https, path, session)
+        assert first == ["MISS"] and second == ["HIT"], (path, session, first, second)
+        assert first_cookies == [] and second_cookies == [], (path, session, first_cookies, second_cookies)
+        assert first_body == second_body and len(first_body) > 0
+    # the dynamic page still gives its own cookie, and is never cached
+    status, headers, _ = fetch(https, "/web/login")
+    assert status == 200 and header(headers, "Set-Cookie") and header(headers, "X-Cache-Status") == []
+
+
+SECURITY_HEADERS = {   # nginx/snippets/dfr-security-headers.conf, values from nginx.conf's maps
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+def assert_security_headers(headers, where):
+    for name, value in SECURITY_HEADERS.items():
+        assert header(headers, name) == [value], (where, name, header(headers, name))
+    policy = header(headers, "Permissions-Policy")
+    assert len(policy) == 1 and "accelerometer=()" in policy[0] and "camera=(self)" in policy[0], (where, policy)
+
+
+def test_security_headers_on_https_answers_once_each(prod):
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    _, bundles = login_page(https)
+    for path in ("/web/health", "/web/login", bundles[0], "/web/static/img/favicon.ico", "/web/no-such-page"):
+        status, headers, _ = fetch(https, path)
+        assert status in (200, 404), (path, status)
+        # once each: where Odoo sets one itself (the login page's X-Frame-Options), nginx adds none
+        assert_security_headers(headers, path)
+    # and on an answer nginx makes itself (the database manager is closed in production)
+    status, headers, _ = fetch(https, "/web/database/manager")
+    assert status == 404
+    assert_security_headers(headers, "/web/database/manager")
+
+
+# ---------------------------------------------------------------- keep last: it locks logins out
+def test_login_rate_limit_answers_429_after_the_burst(prod):
+    """NGINX_LOGIN_RATE (10r/m) with NGINX_LOGIN_BURST (5): POSTs of credentials past the burst
+    get 429, on the form and on /web/session/authenticate alike (one zone, per client address);
+    loading the form is never refused. Last in the module: it locks this address out of logins
+    for a minute."""
+    https = prod.ports["NGINX_HTTPS_PORT"]
+    burst = int(prod.env.get("NGINX_LOGIN_BURST", "5"))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answers = []
+    for _ in range(burst + 6):
+        status, headers, _ = fetch(https, "/web/login", method="POST", body=b"login=admin&password=admin",
+                                   headers=form)
+        answers.append(status)
+        if status == 429:
+            last_headers = headers
+    accepted = answers.index(429) if 429 in answers else len(answers)
+    # the first ones reach Odoo (400: no CSRF token), one plus the burst, then only 429
+    assert burst + 1 <= accepted <= burst + 2, answers
+    assert set(answers[:accepted]) == {400} and set(answers[accepted:]) == {429}, answers
+    assert_security_headers(last_headers, "429")
+    body = json.dumps({"jsonrpc": "2.0", "method": "call", "id": 1,
+                       "params": {"db": "dfr", "login": "admin", "password": "admin"}}).encode()
+    status, _, _ = fetch(https, "/web/session/authenticate", method="POST", body=body,
+                         headers={"Content-Type": "application/json"})
+    assert status == 429
+    status, _, _ = fetch(https, "/web/login")
+    assert status == 200

@@ -1,5 +1,5 @@
 """Secrets: one 0600 file per secret, strong, generated once, never overwritten; the layout of
-0.3 (one env file per consumer) carried over without losing a value."""
+0.2 (one env file per consumer) carried over without losing a value."""
 import base64
 import hashlib
 import stat

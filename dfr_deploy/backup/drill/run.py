@@ -56,7 +56,7 @@ def logical(env, set_path, timeout=600):
             try:
                 if recorded is None:
                     raise DfrError(f"{set_path.name} records no row counts (made by an older dfr-deploy): only "
-                                   "sets made since 0.4 can be drilled")
+                                   "sets made since 0.3 can be drilled")
                 tables = checks.row_counts(runner, role, db, recorded)
                 files = checks.attachments(runner, role, db, runner.odoo_volume)
             finally:
@@ -122,12 +122,15 @@ def point_in_time(env, to_time=None, timeout=600):
 
 def proven_marks(env, server, target, win):
     """The recovery marks (stack.database) committed before the moment are all there."""
+    def recovered_sql(text):
+        out, error = server.psql(text)
+        if out is None:
+            raise DfrError(f"cannot read the recovered cluster's recovery marks: {error.strip()}")
+        return out
+
     since = win.start.timestamp()
-    recovered, error = server.psql(database.marks_sql(since))
-    if recovered is None:
-        raise DfrError(f"cannot read the recovered cluster's recovery marks: {error.strip()}")
-    live = Catalog(env).marks(since)
-    return checks.marks_replayed(live, database.split_marks(recovered), target.time.timestamp())
+    recovered = database.read_marks(recovered_sql, since)
+    return checks.marks_replayed(Catalog(env).marks(since), recovered, target.time.timestamp())
 
 
 def record(env, set_name, result):

@@ -36,7 +36,7 @@ def template(root, tmp_path):
 
 
 def secret_values(project):
-    """{env: {secret name: value}} whichever layout the project has (0.3's env files or files)."""
+    """{env: {secret name: value}} whichever layout the project has (0.2's env files or files)."""
     out = {}
     for folder in sorted((project / ".docker").iterdir()):
         values = secrets._legacy_values(folder)
