@@ -88,6 +88,12 @@ def volumes_labelled(label, value):
         retcode=None, timeout=60)[1].split()
 
 
+def volumes_prefixed(prefix):
+    """Every volume whose name starts with `prefix` (docker's name filter matches anywhere)."""
+    names = docker()["volume", "ls", "-q", "--filter", f"name={prefix}"].run(retcode=None, timeout=60)[1].split()
+    return [name for name in names if name.startswith(prefix)]
+
+
 def containers_labelled(label, value):
     """Every container (running or not) carrying label=value."""
     return docker()["ps", "-aq", "--filter", f"label={label}={value}"].run(retcode=None, timeout=60)[1].split()

@@ -41,6 +41,8 @@ def apply(env, runner, dry_run=False, daily=None, weekly=None, monthly=None):
     for e in listing.sets(folder):
         if not e.data:
             say(f"  left alone (not a readable set): {e.name}")
-    # WAL older than the oldest kept base backup is no longer needed by any of them.
-    archive.prune(env, runner, dry_run=dry_run)
+    # WAL older than the oldest kept base backup is no longer needed by any of them; the kept
+    # sets are named, so a dry run announces what the real run removes (the dropped sets are
+    # still on disk then).
+    archive.prune(env, runner, dry_run=dry_run, keep=set(plan.keep))
     return plan

@@ -1,4 +1,5 @@
-"""Acceptance 1, 4, 7: the development stack from nothing, through nginx, healing, persistence."""
+"""Acceptance 1, 4, 7: the development stack from nothing, through nginx, healing, persistence;
+the tasks an operator runs on it (issue 11): status --json, logs, stop --purge (last)."""
 import json
 import os
 import subprocess

@@ -169,6 +169,9 @@ def no_drill_left(stack):
     for kind in ("ps -aq", "volume ls -q", "network ls -q"):
         found = docker()[kind.split() + ["--filter", f"label={labels.DRILL}={project}"]].run()[1].strip()
         assert found == "", f"a drill's {kind.split()[0]} is left"
+    # by name too: a volume a helper container made before compose did carries no label
+    named = [v for v in docker()["volume", "ls", "-q"].run()[1].split() if v.startswith(f"{project}-drill-")]
+    assert named == [], f"a drill's volumes are left: {named}"
     assert not list(settings.backup_dir(stack.env).glob(".tmp-*"))
 
 

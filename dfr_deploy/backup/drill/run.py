@@ -69,7 +69,7 @@ def logical(env, set_path, timeout=600):
 
 
 def random_moment(env, runner):
-    win = window(env, runner)
+    win = window(env, runner, recovery.running_timeline(env))
     if not win.sets:
         raise DfrError(f"no base backup to drill a point in time of {env.name}: make one with "
                        f"`invoke backup --env={env.name} --method=basebackup`")

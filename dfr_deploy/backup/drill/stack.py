@@ -39,8 +39,12 @@ def make(env, point_in_time_volume=None, secrets_of=None):
 
 
 def remove(drill_env):
-    """Down with its volumes (the recovered volume of a point-in-time drill too)."""
+    """Down with its volumes (the recovered volume of a point-in-time drill too). A volume the
+    restore's helper containers mounted before compose made it (the filestore's) has no compose
+    label, so `down --volumes` leaves it: every volume of the drill's project goes by name."""
     d.compose(drill_env)["down", "--volumes", "--remove-orphans", "--timeout", "20"].run(retcode=None, timeout=600)
+    for name in d.volumes_prefixed(f"{drill_env.project_name}_"):
+        d.remove_volume(name)
     if drill_env.overrides.get("POSTGRES_DATA_VOLUME"):
         d.remove_volume(drill_env.overrides["POSTGRES_DATA_VOLUME"])
 
@@ -48,7 +52,8 @@ def remove(drill_env):
 def remove_leftovers(env):
     """Every drill stack of `env` still there (a killed drill's): containers, volumes, networks."""
     containers = d.containers_labelled(labels.DRILL, env.project_name)
-    volumes = d.volumes_labelled(labels.DRILL, env.project_name)
+    volumes = sorted(set(d.volumes_labelled(labels.DRILL, env.project_name))
+                     | set(d.volumes_prefixed(f"{env.project_name}-drill-")))
     networks = d.networks_labelled(labels.DRILL, env.project_name)
     if containers or volumes or networks:
         say(f"removing a restore drill's stack left by an interrupted run ({len(containers)} containers, "

@@ -9,6 +9,7 @@ from ... import docker as d
 from ... import labels
 from ...errors import DfrError
 from ...progress import say
+from ...stack.database import Catalog
 from .. import helper_cli, mounts, publish, settings
 from .. import source as sources
 from ..runner import give_to_tools
@@ -21,11 +22,13 @@ from .volumes import remove as remove_volume
 def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=None, identity=None):
     """Recover into a new volume; returns (TempServer, info) with the promoted server running.
 
-    On any error everything it created is removed; the live cluster is never touched.
+    On any error everything it created is removed; the live cluster is never touched. Without
+    `live_timeline`, the running database is asked for it (None when it is down).
     """
+    live_timeline = running_timeline(env) if live_timeline is None else live_timeline
     stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
     db = settings.db_name(env)
-    win = targets.window(env, runner)
+    win = targets.window(env, runner, live_timeline)
     chosen = targets.choose(target, win)
     info = {"set": chosen.name, "volume": f"{env.project_name}_postgres_data_{stamp}", "window": win.text()}
     say(f"      target {target.describe()}; window {win.text()}")
@@ -33,7 +36,7 @@ def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=No
     # every checksum (and the decryption of a sealed set) before anything is created
     source, scratches = sources.open_source(env, runner, chosen.path, settings.jobs(env), identity)
     volume = info["volume"]
-    server = servers.TempServer(env, volume, f"{env.project_name}-pitr-{stamp}", target, live_timeline or "latest")
+    server = servers.TempServer(env, volume, f"{env.project_name}-pitr-{stamp}", target, win.timeline)
     try:
         d.docker()["volume", "create", "--label", f"{labels.PITR}={env.project_name}", volume].run(timeout=60)
         say(f"      unpacking into the new volume {volume}")
@@ -41,7 +44,7 @@ def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=No
         say("      starting a temporary server (no network, archive read-only)")
         server.start()
         final = servers.follow(server, target, win.end_lsn, timeout)
-        info.update(final=final, stop=servers.check_result(server, target, win, final, db, live_timeline),
+        info.update(final=final, stop=servers.check_result(server, target, win, final, db, win.timeline),
                     window_obj=win)
         say(f"      promoted at {final['lsn']} on timeline {final['timeline']}"
             + (f"; {info['stop']}" if info["stop"] else ""))
@@ -124,9 +127,14 @@ def fill_filestore(env, runner, server, win, target, stamp, db):
 
 
 def live_timeline(catalog):
+    """The live cluster's timeline, or None when it is not running."""
     if catalog.running() is None:
         return None
     return int(catalog.sql("SELECT timeline_id FROM pg_control_checkpoint()", what="reading the timeline"))
+
+
+def running_timeline(env):
+    return live_timeline(Catalog(env))
 
 
 def archive_now(catalog, timeout=120):

@@ -60,7 +60,7 @@ def restore(env, to_time=None, to_lsn=None, to_xid=None, latest=False, neutraliz
             recovery.discard(env, server, info["volume"])
             raise
         with step(4, total, f"swapping {info['volume']} in (the current volume is kept)"):
-            state = swap.begin(env, info["volume"])
+            state = swap.begin(env, info["volume"], int(info["final"]["timeline"]))
             try:
                 swap.switch(env, state)
                 if neutralize_copy:

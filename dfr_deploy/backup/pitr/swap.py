@@ -7,22 +7,25 @@ The journal (BACKUP_DIR/.pitr-journal.json, durable) says how far the swap got:
 A roll-back (any failure, or the next operation finding the journal) points the stack back at the
 replaced volume. The recovered volume is removed only if Odoo never ran on it; otherwise it is
 kept (as the previous volume, the former previous one joining the kept list), like the logical
-restore keeps a restored copy users may have written to.
+restore keeps a restored copy users may have written to. Either way the recovered cluster's
+timeline is recorded as abandoned (timelines.py): it ran as the live cluster and archived its
+history, and a later recovery must not follow it.
 """
 from ... import docker as d
 from ...faults import kill_point
 from ...progress import say
 from ...stack import database, odoo
 from .. import journal, settings
-from . import volumes
+from . import timelines, volumes
 
 JOURNAL = ".pitr-journal.json"
 
 
-def begin(env, new):
-    """Write the journal before anything changes; returns its state."""
+def begin(env, new, timeline=None):
+    """Write the journal before anything changes; returns its state. `timeline`: the recovered
+    cluster's."""
     state = volumes.read(env)
-    record = {"phase": "swapping", "previous": state["live"], "new": new, "odoo_running": True,
+    record = {"phase": "swapping", "previous": state["live"], "new": new, "timeline": timeline, "odoo_running": True,
               "previous_existed": d.volume_exists(state["live"]), "older_previous": state["previous"],
               "kept": state.get("kept", [])}
     journal.write(settings.backup_dir(env), JOURNAL, record)
@@ -65,6 +68,7 @@ def roll_back(env, state):
     odoo_ran = state.get("phase") == "starting"
     say(f"putting the previous database volume {previous} back"
         + (f"; keeping {new}, which Odoo may have served users from" if odoo_ran else ""))
+    timelines.abandon(env, state.get("timeline"))
     odoo.stop(env)
     database.stop(env)
     if odoo_ran:

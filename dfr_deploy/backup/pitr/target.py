@@ -1,6 +1,6 @@
 """What to recover to (a time, an LSN, a transaction, or the end of the archive) and from which
 base backup: the recoverable window is the oldest base backup's consistency point .. the last
-archived WAL, and the target must lie inside it."""
+archived WAL, along the timeline being recovered (timelines.py), and the target must lie inside it."""
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from ...errors import DfrError
 from ..sets import basebackup
 from ..wal import archive, names as wal
+from . import timelines
 
 
 @dataclass
@@ -71,23 +72,30 @@ class Window:
     end: datetime = None     # when the newest archived segment was written
     start_lsn: int = None
     end_lsn: int = None      # end of the newest archived segment
+    timeline: int = 1        # the timeline recovered along (the live one, or the archive's newest)
+    histories: dict = None   # {timeline: its history file's text}
 
     def text(self):
         if not self.sets:
-            return "no base backup yet (make one with `invoke backup --method=basebackup`)"
+            return (f"no base backup on timeline {self.timeline} or before it left its ancestors yet "
+                    "(make one with `invoke backup --method=basebackup`)")
         return (f"{self.start:%Y-%m-%d %H:%M:%S}+00 .. {self.end:%Y-%m-%d %H:%M:%S}+00 "
                 f"(LSN {wal.format_lsn(self.start_lsn)} .. {wal.format_lsn(self.end_lsn)})")
 
 
-def window(env, runner):
-    sets = [e for e in archive.base_backups(env) if (e.data or {}).get("wal")]
-    files = archive.list_files(env, runner)
-    result = Window(sets, files)
+def window(env, runner, live_timeline=None):
+    """The window along the live timeline (None when the database is down: the archive's newest
+    timeline that no roll-back abandoned)."""
+    files, histories = archive.read(env, runner)
+    timeline = live_timeline or timelines.newest(files, histories, timelines.abandoned(env))
+    line = timelines.lineage(histories, timeline)
+    sets = [e for e in archive.base_backups(env) if (e.data or {}).get("wal") and timelines.on_line(e, line)]
+    result = Window(sets, files, timeline=timeline, histories=histories)
     if sets:
         oldest = min(sets, key=basebackup.consistent_time)
         result.start = basebackup.consistent_time(oldest)
         result.start_lsn = wal.parse_lsn(oldest.data["wal"]["end_lsn"])
-        segments = [f for f in files if f.kind == "segment"]
+        segments = [f for f in files if f.kind == "segment" and f.timeline in line]
         newest = max(segments, key=lambda f: (f.number, f.timeline), default=None)
         newest_set_end = max(wal.parse_lsn(e.data["wal"]["end_lsn"]) for e in sets)
         result.end_lsn = max(wal.segment_start(newest.number + 1) if newest else 0, newest_set_end)

@@ -15,12 +15,22 @@ def volume(env):
     return f"{env.project_name}_wal_archive"
 
 
-def list_files(env, runner):
-    """Every file of the archive volume (read-only, as postgres), classified, oldest position first."""
+def read(env, runner):
+    """(every file of the archive volume, classified, oldest position first; {timeline: the text
+    of its history file}), read-only, as postgres."""
     answer = runner.run("wal-list", helper_cli.wal_list(mounts.ARCHIVE), "listing the WAL archive",
                         user=mounts.POSTGRES_USER, volumes=[mounts.volume(volume(env), mounts.ARCHIVE)])
     files = [classify(*row) for row in answer.get("files", []) if not row[0].startswith(".")]
-    return sorted(files, key=lambda f: (f.number, f.timeline, f.name))
+    histories = {}
+    for name, text in (answer.get("histories") or {}).items():
+        item = classify(name, 0, 0)
+        if item.kind == "history" and isinstance(text, str):
+            histories[item.timeline] = text
+    return sorted(files, key=lambda f: (f.number, f.timeline, f.name)), histories
+
+
+def list_files(env, runner):
+    return read(env, runner)[0]
 
 
 def base_backups(env, folder=None):
@@ -35,11 +45,12 @@ def oldest_needed(sets):
     return segment_number(min(starts)) if starts else None
 
 
-def prune(env, runner, dry_run=False):
-    """Remove archive files older than the oldest kept base backup; returns their names. The
-    caller holds the lock (commands.door)."""
+def prune(env, runner, dry_run=False, keep=None):
+    """Remove archive files older than the oldest kept base backup (only the sets named in
+    `keep`, when given: the retention plan's); returns their names. The caller holds the lock
+    (commands.door)."""
     files = list_files(env, runner)
-    needed = oldest_needed(base_backups(env))
+    needed = oldest_needed([e for e in base_backups(env) if keep is None or e.name in keep])
     if needed is None:
         say("WAL retention: no verified base backup, so every archived segment is kept")
         return []

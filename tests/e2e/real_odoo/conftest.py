@@ -20,7 +20,7 @@ from ..conftest import ROOT, Stack
 # REAL_ODOO_REGISTRY: another name when several sessions share one Docker engine
 REAL_REGISTRY = os.environ.get("REAL_ODOO_REGISTRY") or "dfr-real-odoo"
 HERE = Path(__file__).resolve().parent
-BUILD_FOLDERS = ("odoo", "postgres", "nginx", "backup", "config")
+BUILD_FOLDERS = ("odoo", "postgres", "nginx", "backup", "monitoring", "acme", "config")
 BUILD_FILES = ("VERSION", "common.yaml", "devel.yaml", "server.yaml", "staging.yaml", "prod.yaml")
 
 

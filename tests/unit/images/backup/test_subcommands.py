@@ -70,6 +70,16 @@ def test_wal_list_lists_regular_files_only(tmp_path, capsys):
     answer, _ = helper(capsys, "wal-list", "--archive", tmp_path)
     assert [row[:2] for row in answer["files"]] == [["000000010000000000000001", 10], ["00000002.history", 1]]
     assert all(isinstance(row[2], float) for row in answer["files"])
+    assert answer["histories"] == {}   # not a compressed history: no text
+
+
+def test_wal_list_gives_the_text_of_compressed_history_files(tmp_path, capsys):
+    import gzip
+    (tmp_path / "00000003.history.gz").write_bytes(gzip.compress(b"1\t0/3000000\tno recovery target\n"))
+    (tmp_path / "00000004.history.gz").write_bytes(b"not gzip")
+    answer, _ = helper(capsys, "wal-list", "--archive", tmp_path)
+    assert answer["histories"]["00000003.history.gz"] == "1\t0/3000000\tno recovery target\n"
+    assert "00000004.history.gz" not in answer["histories"]
 
 
 def test_df_move_and_remove(tmp_path, capsys):
