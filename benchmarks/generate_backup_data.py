@@ -24,8 +24,11 @@ from dfr_deploy.stack.database import Catalog  # noqa: E402
 # ~215 bytes a farmer row with its plot and household share: rows per GB of table + index data
 FARMERS_PER_GB = 2_600_000
 
+# The tools' psql runs with search_path=pg_catalog (stack.database.SAFE_OPTIONS): the data is
+# the application's, in public.
 SQL = """
 SET ROLE :"owner";
+SET search_path = public;
 SET synchronous_commit = off;
 CREATE TABLE bench_farmer (id bigint PRIMARY KEY, national_id text NOT NULL, name text NOT NULL,
     village text, born date, phone text, notes text, created timestamptz DEFAULT now());
@@ -83,7 +86,7 @@ def generate(env, db_gb, files_gb):
     rows = runner.command("bench-files", ["python3", "-c", FILES, f"/var/lib/odoo/filestore/{db}",
                                           str(int(files_gb * 1024 ** 3))],
                           volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, False)]).run(timeout=3600)[1]
-    copy = ("SET ROLE :\"owner\";\nCREATE TEMP TABLE f (name text, store_fname text, checksum text, size int);\n"
+    copy = ("SET ROLE :\"owner\";\nSET search_path = public;\nCREATE TEMP TABLE f (name text, store_fname text, checksum text, size int);\n"
             "COPY f FROM STDIN;\n" + rows + "\\.\n"
             "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype)"
             " SELECT name, store_fname, checksum, size, 'application/octet-stream' FROM f;\n")

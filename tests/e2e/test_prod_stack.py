@@ -282,6 +282,16 @@ def test_gzip_for_clients_that_ask_and_only_for_them(prod):
         assert header(headers, "Content-Encoding") == ["gzip"], headers
         assert "Accept-Encoding" in ", ".join(header(headers, "Vary")), headers
         assert len(packed) < len(plain) / 2 and gzip.decompress(packed) == plain
+        # the compressed copy is cached too (nginx does not compress it again per request),
+        # beside the plain one: the next gzip client gets a HIT, compressed, the plain one plain
+        assert header(headers, "X-Cache-Status") == ["MISS"], headers
+        status, headers, again = fetch(https, url, headers={"Accept-Encoding": "gzip, deflate, br"})
+        assert (status, header(headers, "X-Cache-Status"), header(headers, "Content-Encoding")) == (
+            200, ["HIT"], ["gzip"]), headers
+        assert again == packed
+        status, headers, plain_again = fetch(https, url)
+        assert (header(headers, "X-Cache-Status"), header(headers, "Content-Encoding")) == (["HIT"], []), headers
+        assert plain_again == plain
 
 
 def cache_twice(port, path, cookie=None):

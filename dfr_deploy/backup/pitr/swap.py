@@ -68,9 +68,9 @@ def roll_back(env, state):
     odoo_ran = state.get("phase") == "starting"
     say(f"putting the previous database volume {previous} back"
         + (f"; keeping {new}, which Odoo may have served users from" if odoo_ran else ""))
-    timelines.abandon(env, state.get("timeline"))
     odoo.stop(env)
-    database.stop(env)
+    database.stop(env)    # its archiver has sent what it had: the history file, if it ran
+    timelines.abandon(env, state.get("timeline"))
     if odoo_ran:
         kept = [v for v in [state.get("older_previous", ""), *state.get("kept", [])] if v]
         volumes.write(env, previous, new, kept)

@@ -19,7 +19,8 @@ import re
 
 from ... import durable
 from .. import settings
-from ..wal import names as wal
+from ..runner import Runner
+from ..wal import archive, names as wal
 
 ABANDONED = ".pitr-abandoned-timelines.json"
 # "<parent timeline>\t<switch LSN>\t<reason>"; anything else in the (untrusted) file is ignored
@@ -56,8 +57,17 @@ def abandoned(env):
 
 
 def abandon(env, timeline):
-    """Record that `timeline` must never be followed again (a roll-back put the older one back)."""
-    if not timeline:
+    """Record that `timeline` must never be followed again (a roll-back put the older one back),
+    if the recovered cluster archived its history: one that never ran as the live cluster left
+    nothing to follow, and PostgreSQL may give its number to the next recovery."""
+    if not timeline or int(timeline) in abandoned(env):
+        return
+    runner = Runner(env)
+    try:
+        _, histories = archive.read(env, runner)
+    finally:
+        runner.close()
+    if int(timeline) not in histories:
         return
     known = abandoned(env) | {int(timeline)}
     durable.write_atomic(settings.backup_dir(env) / ABANDONED, json.dumps({"timelines": sorted(known)}))
