@@ -115,7 +115,9 @@ def pgbackrest_restore(env, target, volume):
              "-v", f"{archive}:/wal_archive:ro", "--entrypoint", "pgbackrest", image, "--stanza=bench",
              "--type=time", f"--target={target}", "--target-action=promote", "restore"].run(timeout=3600)
     restored = time.monotonic() - started
-    run = docker()["run", "-d", "--network", "none", "--user", "999:999", "--shm-size", "256m",
+    # started as our temporary server is: the image's entrypoint (as root, it drops to postgres)
+    # (archiving is off: its archive folder is a throwaway one, the real archive stays read-only)
+    run = docker()["run", "-d", "--network", "none", "--shm-size", "256m", "-e", "WAL_ARCHIVE_DIR=/tmp/no-archive",
                    "-v", f"{volume}:/var/lib/postgresql/data", "-v", f"{archive}:/wal_archive:ro"]
     for key, default in pitr_server.SHARED_SETTINGS.items():  # as our temporary server: hot standby needs them
         run = run["-e", f"{key}={env.get(key, default)}"]
