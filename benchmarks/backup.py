@@ -16,10 +16,8 @@ the files are removed at the end.
 import argparse
 import json
 import os
-import secrets
 import statistics
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -30,24 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dfr_deploy import base_image, environments, images, secrets as dfr_secrets  # noqa: E402
 from dfr_deploy.backup import mounts, roles, settings  # noqa: E402
 from dfr_deploy.backup.restore import run as restore_run, swap as restore_swap  # noqa: E402
 from dfr_deploy.backup.runner import Runner, new_folder  # noqa: E402
 from dfr_deploy.backup.sets import logical  # noqa: E402
-from dfr_deploy.commands import backup as backup_commands, restore as restore_commands, stack  # noqa: E402
-from dfr_deploy.docker import compose, image_exists  # noqa: E402
+from dfr_deploy.commands import backup as backup_commands, restore as restore_commands  # noqa: E402
+from dfr_deploy.docker import compose  # noqa: E402
 from dfr_deploy.stack.database import Catalog  # noqa: E402
+import bench_stack  # noqa: E402
 import generate_backup_data  # noqa: E402
-
-REGISTRY = "dfr-test"   # the stand-in images the tests build; never the product's names
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
-
 
 class StepTimes:
     """Record how long each progress step of our backup/restore takes."""
@@ -214,23 +203,9 @@ def main():
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dfr-bench-backup-"))
-    overrides = {
-        "PROJECT_NAME": f"dfrbench{secrets.token_hex(3)}", "IMAGE_REGISTRY": REGISTRY, "IMAGE_TAG": "prod",
-        "PUBLISH_ADDRESS": "127.0.0.1", "NGINX_HTTP_PORT": free_port(), "NGINX_HTTPS_PORT": free_port(),
-        "DFR_SECRETS_DIR": str(work / "secrets"), "BACKUP_DIR": str(work / "backups"),
-        "BACKUP_JOBS": str(args.jobs), "DB_CPUS": "2", "DB_MEMORY": "3g", "ODOO_CPUS": "1", "ODOO_MEMORY": "1g",
-        "POSTGRES_SHARED_BUFFERS": "512MB", "POSTGRES_MAINTENANCE_WORK_MEM": "256MB", "POSTGRES_MAX_WAL_SIZE": "4GB",
-        "HEALTH_INTERVAL": "2s",
-    }
-    env = environments.resolve("prod", overrides=overrides)
+    env = bench_stack.environment(work, "dfrbench", args.jobs)
     try:
-        base_image.ensure()
-        missing = [s for s in images.SERVICES if not image_exists(env.image(s))]
-        if missing:
-            images.build(environments.resolve("prod", overrides={**overrides, "ODOO_SOURCE": str(
-                ROOT / "tests/fixtures/odoo-standin")}), missing)
-        dfr_secrets.generate(env)
-        stack.deploy(env, timeout=600)
+        bench_stack.start(env)
         gen_time, _ = timed(generate_backup_data.generate, env, args.db_gb, args.files_gb)
         runner, catalog = Runner(env), Catalog(env)
         db = settings.db_name(env)

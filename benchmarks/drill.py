@@ -19,7 +19,6 @@ data). The stacks, their volumes and the files are removed at the end.
 """
 import argparse
 import json
-import secrets
 import shutil
 import sys
 import tempfile
@@ -30,14 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from dfr_deploy import base_image, environments, images, secrets as dfr_secrets  # noqa: E402
 from dfr_deploy.backup import settings  # noqa: E402
 from dfr_deploy.backup.restore import swap as restore_swap  # noqa: E402
 from dfr_deploy.backup.runner import Runner  # noqa: E402
-from dfr_deploy.commands import backup as backup_commands, drill, restore as restore_commands, stack  # noqa: E402
-from dfr_deploy.docker import compose, image_exists  # noqa: E402
+from dfr_deploy.commands import backup as backup_commands, drill, restore as restore_commands  # noqa: E402
+from dfr_deploy.docker import compose  # noqa: E402
 from dfr_deploy.stack.database import Catalog  # noqa: E402
-from backup import REGISTRY, free_port, settle, size_of, timed  # noqa: E402  (benchmarks/backup.py)
+from backup import settle, size_of, timed  # noqa: E402  (benchmarks/backup.py)
+import bench_stack  # noqa: E402
 import generate_backup_data  # noqa: E402
 
 
@@ -45,23 +44,9 @@ def one_size(gb, jobs, work):
     """A new stack with `gb` GB of database and of files: backup, restore in place, drill."""
     print(f"\n================ {gb:g} GB of database + {gb:g} GB of files ================", flush=True)
     folder = work / f"{gb:g}gb"
-    overrides = {
-        "PROJECT_NAME": f"dfrdrillbench{secrets.token_hex(3)}", "IMAGE_REGISTRY": REGISTRY, "IMAGE_TAG": "prod",
-        "PUBLISH_ADDRESS": "127.0.0.1", "NGINX_HTTP_PORT": free_port(), "NGINX_HTTPS_PORT": free_port(),
-        "DFR_SECRETS_DIR": str(folder / "secrets"), "BACKUP_DIR": str(folder / "backups"),
-        "METRICS_DIR": str(folder / "metrics"), "BACKUP_JOBS": str(jobs), "DB_CPUS": "2", "DB_MEMORY": "3g",
-        "ODOO_CPUS": "1", "ODOO_MEMORY": "1g", "POSTGRES_SHARED_BUFFERS": "512MB",
-        "POSTGRES_MAINTENANCE_WORK_MEM": "256MB", "POSTGRES_MAX_WAL_SIZE": "4GB", "HEALTH_INTERVAL": "2s",
-    }
-    env = environments.resolve("prod", overrides=overrides)
+    env = bench_stack.environment(folder, "dfrdrillbench", jobs)
     try:
-        base_image.ensure()
-        missing = [s for s in images.SERVICES if not image_exists(env.image(s))]
-        if missing:
-            images.build(environments.resolve("prod", overrides={**overrides, "ODOO_SOURCE": str(
-                ROOT / "tests/fixtures/odoo-standin")}), missing)
-        dfr_secrets.generate(env)
-        stack.deploy(env, timeout=600)
+        bench_stack.start(env)
         generate_backup_data.generate(env, gb, gb)
         catalog, db = Catalog(env), settings.db_name(env)
         result = {"gb": gb, "db_bytes": int(catalog.sql("SELECT pg_database_size(:'db')", {"db": db}))}

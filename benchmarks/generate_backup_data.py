@@ -51,29 +51,8 @@ CREATE INDEX bench_household_head ON bench_household (head);
 ANALYZE;
 """
 
-# Runs in the backup-tools container (as the tools' user, uid 1000 like Odoo) with the odoo_data
-# volume: writes files, prints COPY rows. Benchmark data only.
-FILES = r"""
-import hashlib, os, random, sys
-root, total = sys.argv[1], int(sys.argv[2])
-random.seed(42)
-text = (b"Farmer registration form. Name, national id, village, plot, crop, household. " * 13000)
-written = n = 0
-os.makedirs(root, exist_ok=True)
-while written < total:
-    n += 1
-    size = random.randint(100_000, 1_000_000)
-    # every file different (the filestore stores equal contents once): numbered text forms
-    data = os.urandom(size) if random.random() < 0.7 else (b"Form %d. " % n + text)[:size]
-    sha = hashlib.sha1(data).hexdigest()
-    folder = os.path.join(root, sha[:2])
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, sha)
-    with open(path, "wb") as f:
-        f.write(data)
-    written += size
-    print(f"bench{n}.bin\t{sha[:2]}/{sha}\t{sha}\t{size}")
-"""
+# Writes the files inside the backup-tools container (a script mounted read-only, not sent as source)
+FILES_SCRIPT = Path(__file__).resolve().parent / "bench_files.py"
 
 
 def generate(env, db_gb, files_gb):
@@ -83,9 +62,10 @@ def generate(env, db_gb, files_gb):
     print(f"database: {farmers} farmers (+ plots, households) ...", flush=True)
     catalog.in_database(db, SQL, {"farmers": farmers, "owner": settings.db_user(env)}, "generating the database")
     print(f"filestore: {files_gb} GB of files ...", flush=True)
-    rows = runner.command("bench-files", ["python3", "-c", FILES, f"/var/lib/odoo/filestore/{db}",
+    rows = runner.command("bench-files", ["python3", "/bench/bench_files.py", f"{mounts.FILESTORE}/{db}",
                                           str(int(files_gb * 1024 ** 3))],
-                          volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, False)]).run(timeout=3600)[1]
+                          volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, False),
+                                   mounts.bind(FILES_SCRIPT, "/bench/bench_files.py")]).run(timeout=3600)[1]
     copy = ("SET ROLE :\"owner\";\nSET search_path = public;\nCREATE TEMP TABLE f (name text, store_fname text, checksum text, size int);\n"
             "COPY f FROM STDIN;\n" + rows + "\\.\n"
             "INSERT INTO ir_attachment (name, store_fname, checksum, file_size, mimetype)"

@@ -15,17 +15,18 @@ Debian's pgBackRest, built from benchmarks/pgbackrest/Dockerfile), with generate
 and prints times, sizes and the ratios (target: ours within 1.2x of pgBackRest), for several
 rounds (default 3) with the median and the spread (min..max) of each, since one round on a
 shared 2-core machine cannot tell noise from a difference. Both archive the same WAL during the
-run (archive_command chains dfr-archive-wal and pgbackrest archive-push). The page cache is
-dropped before each measured step when the host allows it.
+run (archive_command chains dfr-archive-wal and pgbackrest archive-push). Each measured step
+starts from the same quiet state (settle: no autovacuum running, checkpoint, WAL archived, sync,
+page cache dropped when the host allows it).
 
     .venv/bin/python benchmarks/pitr.py [--rows=8000000] [--rounds=3]
 """
 import argparse
 import json
+import os
 import statistics
 import secrets as random_source
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -43,15 +44,10 @@ from dfr_deploy.backup.wal import archive as wal_archive  # noqa: E402
 from dfr_deploy.commands import backup as backup_commands, stack  # noqa: E402
 from dfr_deploy.docker import compose, docker, legacy_build_env  # noqa: E402
 from dfr_deploy.progress import human  # noqa: E402
+from bench_stack import free_port  # noqa: E402  (benchmarks/bench_stack.py)
 
 REGISTRY, TAG = "dfr-pitrbench", "bench"
 STANDIN = ROOT / "tests" / "fixtures" / "odoo-standin"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
 
 def drop_caches():
@@ -102,6 +98,22 @@ def wait_archived(env, timeout=600):
     raise RuntimeError(f"{segment} not archived within {timeout} s")
 
 
+def settle(env, limit=600):
+    """Before each measured step, the same quiet start for both sides: no autovacuum worker
+    running (the last round's UPDATE leaves a 1 GB table to vacuum, whose I/O and WAL would
+    land in whichever backup runs first), a checkpoint, every WAL segment archived, dirty pages
+    on disk, then a cold page cache."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and psql(
+            env, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+                 " AND datname IS NOT NULL", db="postgres") != "0":
+        time.sleep(1)
+    psql(env, "CHECKPOINT", db="postgres")
+    wait_archived(env, timeout=max(60, deadline - time.monotonic()))
+    os.sync()
+    drop_caches()
+
+
 def pgbackrest_restore(env, target, volume):
     """pgbackrest restore --type=time into `volume`, then PostgreSQL on it until promoted."""
     image = env.image("postgres")
@@ -109,7 +121,7 @@ def pgbackrest_restore(env, target, volume):
     data = "/var/lib/postgresql/data"  # pgbackrest writes its pg1-path into restore_command
     docker()["run", "--rm", "--network", "none", "-v", f"{volume}:{data}", "--entrypoint", "chown", image,
              "999:999", data].run(timeout=60)
-    drop_caches()
+    settle(env)
     started = time.monotonic()
     docker()["run", "--rm", "--network", "none", "--user", "999:999", "-v", f"{volume}:{data}",
              "-v", f"{archive}:/wal_archive:ro", "--entrypoint", "pgbackrest", image, "--stanza=bench",
@@ -147,7 +159,7 @@ def one_round(env, number, rounds):
     pgBackRest's restore + PostgreSQL until promoted) to a moment in the middle of them."""
     print(f"\n---------------- round {number} of {rounds} ----------------", flush=True)
     figures = {}
-    drop_caches()
+    settle(env)
     started = time.monotonic()
     folder = backup_commands.backup(env, method="basebackup", encrypt=False, copy_offsite=False)
     figures["ours_backup"] = time.monotonic() - started
@@ -155,7 +167,7 @@ def one_round(env, number, rounds):
     figures["ours_size"] = data["size_bytes"]
     figures["ours_timings"] = data.get("timings", {})
 
-    drop_caches()
+    settle(env)
     started = time.monotonic()
     in_db(env, "pgbackrest", "--stanza=bench", "--type=full", "backup")
     figures["pgbr_backup"] = time.monotonic() - started
@@ -170,10 +182,8 @@ def one_round(env, number, rounds):
     expected = int(psql(env, "SELECT count(*) FROM bench_event"))
     psql(env, "INSERT INTO bench_event (farmer) SELECT g FROM generate_series(1, 200000) g")
     psql(env, "UPDATE bench_farmer SET plot_m2 = plot_m2 + 1 WHERE id % 10 = 0")
-    wait_archived(env)
-
     runner = Runner(env)
-    drop_caches()
+    settle(env)
     started = time.monotonic()
     with recovery.recovered(env, runner, parse_target(to_time=target)) as (server, _):
         figures["ours_restore"] = time.monotonic() - started

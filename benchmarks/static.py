@@ -37,19 +37,10 @@ sys.path.insert(0, str(ROOT))
 from dfr_deploy import base_image, environments, images, secrets as dfr_secrets  # noqa: E402
 from dfr_deploy.commands import stack  # noqa: E402
 from dfr_deploy.docker import compose, image_exists  # noqa: E402
+from bench_stack import REGISTRY as TEST_REGISTRY, free_port  # noqa: E402  (benchmarks/bench_stack.py)
 
 STANDIN = ROOT / "tests" / "fixtures" / "odoo-standin"
-TEST_REGISTRY = "dfr-test"          # the stand-in images the tests build; never the product's names
-# What the odoo image build reads (as tests/e2e/real_odoo/conftest.py copies it).
-BUILD_FOLDERS = ("odoo", "config")
-BUILD_FILES = ("VERSION", "common.yaml", "devel.yaml", "server.yaml", "staging.yaml", "prod.yaml")
 REQUEST_TIMEOUT = 60
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return str(sock.getsockname()[1])
 
 
 def tls_context():
@@ -226,12 +217,7 @@ def images_for(overrides, source):
     if not image_exists(env.image("odoo")):
         build_root = Path(tempfile.mkdtemp(prefix="dfr-bench-static-build-"))
         try:
-            for folder in BUILD_FOLDERS:
-                shutil.copytree(ROOT / folder, build_root / folder, symlinks=True,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".build"))
-            for name in BUILD_FILES:
-                shutil.copy2(ROOT / name, build_root / name)
-            (build_root / "odoo" / ".build" / "source").mkdir(parents=True)
+            images.copy_build_root(ROOT, build_root)
             images.build(environments.resolve("devel", root=build_root, overrides=overrides), ("odoo",),
                          odoo_source=str(source))
         finally:

@@ -12,6 +12,22 @@ from .progress import elapsed, say, step
 
 SERVICES = ("postgres", "odoo", "nginx", "backup", "monitoring", "acme")
 ARCHIVES = (".tar.gz", ".tgz", ".tar.xz", ".tar", ".zip")
+# What the image builds read from the project: the image folders, the settings, the compose layers.
+BUILD_FOLDERS = (*SERVICES, "config")
+BUILD_FILES = ("VERSION", "common.yaml", "devel.yaml", "server.yaml", "staging.yaml", "prod.yaml")
+
+
+def copy_build_root(project, target):
+    """A private copy of what the image builds read, with an empty Odoo staging folder: building
+    from it with another Odoo source (the real one) leaves the project's odoo/.build alone."""
+    project, target = Path(project), Path(target)
+    for folder in BUILD_FOLDERS:
+        shutil.copytree(project / folder, target / folder, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".build"))
+    for name in BUILD_FILES:
+        shutil.copy2(project / name, target / name)
+    (target / "odoo" / ".build" / "source").mkdir(parents=True)
+    return target
 
 
 def stage_odoo_source(root, source):

@@ -101,6 +101,6 @@ def offsite_copy(source, dest, config=None, exclude=()):
             *[a for name in exclude for a in ("--exclude", name)]]
 
 
-def query(db=None, variables=None):
-    return [HELPER, "query", *_opt("--db", db),
+def query(db=None, variables=None, if_relation=None):
+    return [HELPER, "query", *_opt("--db", db), *_opt("--if-relation", if_relation),
             *[a for key, value in (variables or {}).items() for a in ("--var", f"{key}={value}")]]

@@ -75,7 +75,7 @@ def put_right(env):
                 say("a restore was interrupted: starting the database to put it right")
                 database.up(env)
             restore_swap.recover(env, runner, catalog)
-        pitr_swap.recover(env)
+        pitr_swap.recover(env, runner)
         folder = settings.backup_dir(env)
         for leftover in publish.leftovers(folder):
             say(f"removing {leftover.name}, left by an interrupted run")

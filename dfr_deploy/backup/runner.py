@@ -121,11 +121,12 @@ class Runner:
                 return json.loads(line)
         return {}
 
-    def query(self, sql, role, db, variables=None, what="a database query"):
+    def query(self, sql, role, db, variables=None, what="a database query", if_relation=None):
         """SQL (from this code, never from a backup) in an Odoo database as `role`: the lines of
-        psql's unaligned output. Never the superuser: see stack.database for why."""
-        answer = self.run("query", helper_cli.query(db, variables), what, stdin=sql, role=role)
-        return answer.get("rows", [])
+        psql's unaligned output. Never the superuser: see stack.database for why. With
+        `if_relation`, None when that table does not exist (the query is not run)."""
+        answer = self.run("query", helper_cli.query(db, variables, if_relation), what, stdin=sql, role=role)
+        return answer.get("rows", []) if answer.get("relation", True) else None
 
 
 def reason(code, err):

@@ -95,7 +95,9 @@ def subcommands(sub):
             (["--root"], dict(required=True, help="the filestore folder of the database"))]),
         ("query", query.cmd_query, "SQL (stdin, from the host's own code) as the PG* role; tuples as JSON", [
             (["--db"], dict(help="database (default: libpq's)")),
-            (["--var"], dict(action="append", default=[], help="a psql variable NAME=VALUE (repeatable)"))]),
+            (["--var"], dict(action="append", default=[], help="a psql variable NAME=VALUE (repeatable)")),
+            (["--if-relation"], dict(help="run the query only if this table or view exists (else no rows): "
+                                          "one container for a look at an optional table"))]),
         ("offsite-copy", offsite.cmd_offsite_copy, "rclone copy, then rclone check --one-way", [
             (["--source"], dict(required=True, help="the set folder to copy")),
             (["--dest"], dict(required=True, help="rclone destination (remote:path or a local path)")),

@@ -13,7 +13,7 @@ from .durable import fsync_paths
 from .process import CHUNK, Failed, describe, first_line
 from .tarstream import TarDigests
 from .toc import dump_attachments
-from .unpack import NOTHING, link_inside, open_regular_inside, relative_name, unpacking, unpack_zip
+from .unpack import link_inside, open_regular_inside, relative_name, unpacking, unpack_zip
 from .unpack_tar import unpack_tar_file
 
 FILE_MODE, DIR_MODE = 0o644, 0o755      # what Odoo itself writes in its filestore

@@ -16,16 +16,24 @@ def cmd_query(args):
     guard = SqlGuard()      # our variables are lower case: the guard refuses only psql's own
     guard.feed(text)
     guard.finish()
+    variables = [f"relation={args.if_relation}"] if args.if_relation else []
+    if args.if_relation and psql(b"SELECT to_regclass(:'relation') IS NOT NULL", variables, args.db) != ["t"]:
+        print(json.dumps({"rows": [], "relation": False}))  # not there: the query would only fail
+        return
+    print(json.dumps({"rows": psql(text, args.var, args.db), "relation": True}))
+
+
+def psql(text, variables, db):
+    """The lines psql prints for `text`, run in one transaction as the PG* role."""
     command = ["psql", "-X", "-qAt", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
-    for item in args.var:
+    for item in variables:
         key, sep, value = item.partition("=")
         if not sep or not key.isidentifier():
             raise Failed(f"--var {item!r}: write it as NAME=VALUE")
         command += ["-v", f"{key}={value}"]
-    command += ["-f", "-"] + ([f"--dbname={args.db}"] if args.db else [])
+    command += ["-f", "-"] + ([f"--dbname={db}"] if db else [])
     result = subprocess.run(command, input=text, capture_output=True, env=psql_environment())
     if result.returncode != 0:
         said = result.stderr.decode(errors="replace").strip().splitlines()
         raise Failed(f"psql {describe(result.returncode)}: {said[-1] if said else ''}".rstrip(": "))
-    rows = result.stdout.decode(errors="replace").splitlines()
-    print(json.dumps({"rows": rows}))
+    return result.stdout.decode(errors="replace").splitlines()

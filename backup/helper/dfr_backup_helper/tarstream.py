@@ -6,8 +6,9 @@ into the archive. GNU tar's default format (long names as 'L' entries) is what `
 writes here and pg_basebackup writes plain ustar; pax headers are refused.
 """
 import hashlib
+import os
 
-from .process import Failed
+from .process import CHUNK, Failed
 
 REGULAR = (b"0", b"\0", b"7")
 DIRECTORY = b"5"
@@ -73,6 +74,34 @@ class TarStream:
                     self._state = "header"
             else:  # end of archive: zero blocks only
                 return
+
+    def pump(self, fd):
+        """Pull the stream from the pipe `fd` (instead of feed()): headers and padding are read
+        exactly, member data goes to splice() when the subclass moves it pipe-to-file inside the
+        kernel (no copy through this process), else to data() as feed() does. Stops at the
+        end-of-archive marker (then drains the pipe, so the writer can exit) or at EOF."""
+        while self._state != "end":
+            if self._state == "member":
+                moved = self.splice(fd, self._left)
+                if moved is not None:
+                    if moved == 0:
+                        return              # EOF inside a member: truncated, `complete` stays False
+                    self._left -= moved
+                    if self._left == 0:
+                        self._finish()
+                    continue
+            wanted = {"header": 512 - len(self._header), "pad": self._pad}.get(self._state, self._left)
+            block = os.read(fd, min(wanted, CHUNK))
+            if not block:
+                return
+            self.feed(block)
+        while os.read(fd, CHUNK):
+            pass
+
+    def splice(self, fd, left):
+        """Move up to `left` bytes of the current member from `fd` without reading them, and return
+        how many moved (0: EOF); None: this member's bytes must go through data()."""
+        return None
 
     def _start(self, header):
         if header == bytes(512):

@@ -13,6 +13,7 @@ a decrypted set, a base backup) goes through here, because any of them may be ho
   reason ends with "nothing was restored".
 """
 import contextlib
+import errno
 import os
 import shutil
 import stat
@@ -63,6 +64,7 @@ class Writer:
     def __init__(self, dest, file_mode, dir_mode, space):
         self.dest, self.file_mode, self.dir_mode, self.space = dest, file_mode, dir_mode, space
         self.dirs, self.written, self.linked = [dest], [], 0
+        self.can_splice = hasattr(os, "splice")
         self._made = {""}
 
     def _folder(self, relative):
@@ -102,6 +104,21 @@ class Writer:
     def write(self, handle, view):
         self.space.take(len(view))
         handle.write(view)
+
+    def splice(self, handle, fd, left):
+        """Up to `left` bytes from the pipe `fd` into `handle` inside the kernel (a pipe holds at
+        most a megabyte, so this is called once per pipeful); counted against the free space
+        before they move, as write() does. Returns how many moved (0: EOF), or None when the
+        file system cannot splice (then the bytes go through write())."""
+        self.space.take(left)
+        try:
+            moved = os.splice(fd, handle.fileno(), left)
+        except OSError as error:
+            if error.errno not in (errno.EINVAL, errno.ENOSYS):
+                raise
+            moved, self.can_splice = None, False
+        self.space.since -= left - (moved or 0)     # only what moved stays counted
+        return moved
 
     def done(self, handle, target, mtime=None):
         handle.close()

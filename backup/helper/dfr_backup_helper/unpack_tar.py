@@ -78,6 +78,11 @@ class TarUnpack(TarStream):
         if self._out is not None:
             self.writer.write(self._out, view)
 
+    def splice(self, fd, left):
+        if self._out is None or self._candidate is not None or not self.writer.can_splice:
+            return None             # comparing with a live copy needs the bytes
+        return self.writer.splice(self._out, fd, min(left, CHUNK))
+
     def end(self):
         if self._candidate is not None:
             if self._candidate.read(1) == b"":
@@ -103,10 +108,9 @@ class TarUnpack(TarStream):
 
 
 def unpack_tar_stream(reader, tar, what):
-    """Feed a child's stdout (zstd -dc, age -d) to a TarUnpack; the child's failure is the cause."""
+    """A child's stdout (zstd -dc, age -d) into a TarUnpack; the child's failure is the cause."""
     try:
-        for chunk in reader.chunks():
-            tar.feed(chunk)
+        tar.pump(reader.stdout.fileno())
     except BaseException:
         reader.kill()
         raise

@@ -19,13 +19,17 @@ from . import target as targets
 from .volumes import remove as remove_volume
 
 
-def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=None, identity=None):
+ASK = object()   # recover_into's default: ask the running database for its timeline
+
+
+def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=ASK, identity=None):
     """Recover into a new volume; returns (TempServer, info) with the promoted server running.
 
-    On any error everything it created is removed; the live cluster is never touched. Without
-    `live_timeline`, the running database is asked for it (None when it is down).
+    On any error everything it created is removed; the live cluster is never touched.
+    `live_timeline`: the running database's timeline, None when it is down (then the archive's
+    newest line is followed); by default the database is asked.
     """
-    live_timeline = running_timeline(env) if live_timeline is None else live_timeline
+    live_timeline = running_timeline(env) if live_timeline is ASK else live_timeline
     stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%dt%H%M%S")
     db = settings.db_name(env)
     win = targets.window(env, runner, live_timeline)
@@ -34,20 +38,25 @@ def recover_into(env, runner, target, timeout=3600, stamp=None, live_timeline=No
     say(f"      target {target.describe()}; window {win.text()}")
     say(f"      base backup {chosen.name} (consistent at {chosen.data['wal']['consistent_at']})")
     # every checksum (and the decryption of a sealed set) before anything is created
+    began = time.monotonic()
     source, scratches = sources.open_source(env, runner, chosen.path, settings.jobs(env), identity)
+    say(f"      checksums of the set: {time.monotonic() - began:.1f} s")
     volume = info["volume"]
     server = servers.TempServer(env, volume, f"{env.project_name}-pitr-{stamp}", target, win.timeline)
     try:
         d.docker()["volume", "create", "--label", f"{labels.PITR}={env.project_name}", volume].run(timeout=60)
+        began = time.monotonic()
         say(f"      unpacking into the new volume {volume}")
         basebackup.unpack(env, runner, source.path, volume, "pitr-unpack", recovery_signal=True)
-        say("      starting a temporary server (no network, archive read-only)")
+        say(f"      unpacked in {time.monotonic() - began:.1f} s; starting a temporary server "
+            f"(no network, archive read-only)")
+        began = time.monotonic()
         server.start()
         final = servers.follow(server, target, win.end_lsn, timeout)
         info.update(final=final, stop=servers.check_result(server, target, win, final, db, win.timeline),
                     window_obj=win)
-        say(f"      promoted at {final['lsn']} on timeline {final['timeline']}"
-            + (f"; {info['stop']}" if info["stop"] else ""))
+        say(f"      promoted at {final['lsn']} on timeline {final['timeline']}, {time.monotonic() - began:.1f} s "
+            f"after the server started" + (f"; {info['stop']}" if info["stop"] else ""))
         return server, info
     except BaseException:
         discard(env, server, volume)

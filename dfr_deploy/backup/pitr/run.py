@@ -74,7 +74,7 @@ def restore(env, to_time=None, to_lsn=None, to_xid=None, latest=False, neutraliz
                 kill_point("pitr-after-start")
             except BaseException:
                 say("the swap failed")
-                swap.roll_back(env, state)
+                swap.roll_back(env, runner, state)
                 raise
             swap.finish(env, state, drop_previous)
     finally:

@@ -110,11 +110,10 @@ def follow(server, target, end_lsn, timeout):
     started = time.monotonic()
     last_said = 0.0
     while True:
-        running, code = server.state()
-        if not running:
-            raise DfrError(f"recovery stopped: {server.failure()}")
         out, _ = server.psql(STATUS_SQL)
         state = json.loads(out) if out else None
+        if state is None and not server.state()[0]:     # asked only when it did not answer
+            raise DfrError(f"recovery stopped: {server.failure()}")
         if state and not state["recovery"]:
             return state
         if state and state.get("paused") == "paused":
@@ -129,7 +128,8 @@ def follow(server, target, end_lsn, timeout):
                     + (f", last {restored[-1]}" if restored else "") + f"; {elapsed(started)}")
         if time.monotonic() - started > timeout:
             raise DfrError(f"recovery did not finish within {timeout} s (raise --timeout); nothing was changed")
-        time.sleep(1)
+        # a short recovery is over in seconds: look often at first, then once a second
+        time.sleep(0.25 if time.monotonic() - started < 10 else 1)
 
 
 def stop_point(logs):

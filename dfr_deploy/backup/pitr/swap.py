@@ -62,7 +62,7 @@ def finish(env, state, drop_previous):
     volumes.write(env, new, previous if keep_previous else "")
 
 
-def roll_back(env, state):
+def roll_back(env, runner, state):
     """Point the stack back at the replaced volume and start it again (see the module doc)."""
     previous, new = state["previous"], state["new"]
     odoo_ran = state.get("phase") == "starting"
@@ -70,7 +70,7 @@ def roll_back(env, state):
         + (f"; keeping {new}, which Odoo may have served users from" if odoo_ran else ""))
     odoo.stop(env)
     database.stop(env)    # its archiver has sent what it had: the history file, if it ran
-    timelines.abandon(env, state.get("timeline"))
+    timelines.abandon(env, runner, state.get("timeline"))
     if odoo_ran:
         kept = [v for v in [state.get("older_previous", ""), *state.get("kept", [])] if v]
         volumes.write(env, previous, new, kept)
@@ -88,7 +88,7 @@ def roll_back(env, state):
     journal.remove(settings.backup_dir(env), JOURNAL)
 
 
-def recover(env):
+def recover(env, runner):
     """Finish what an interrupted point-in-time restore left (the caller holds the lock)."""
     state = journal.read(settings.backup_dir(env, create=False), JOURNAL)
     if state is None:
@@ -98,6 +98,6 @@ def recover(env):
         journal.remove(settings.backup_dir(env), JOURNAL)
         return False
     say(f"a point-in-time restore of {env.name} was interrupted ({state.get('phase')})")
-    roll_back(env, state)
+    roll_back(env, runner, state)
     volumes.remove_leftovers(env)
     return True

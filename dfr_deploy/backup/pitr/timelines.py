@@ -19,7 +19,6 @@ import re
 
 from ... import durable
 from .. import settings
-from ..runner import Runner
 from ..wal import archive, names as wal
 
 ABANDONED = ".pitr-abandoned-timelines.json"
@@ -56,17 +55,13 @@ def abandoned(env):
     return {int(t) for t in json.loads(path.read_text()).get("timelines", [])}
 
 
-def abandon(env, timeline):
+def abandon(env, runner, timeline):
     """Record that `timeline` must never be followed again (a roll-back put the older one back),
     if the recovered cluster archived its history: one that never ran as the live cluster left
     nothing to follow, and PostgreSQL may give its number to the next recovery."""
     if not timeline or int(timeline) in abandoned(env):
         return
-    runner = Runner(env)
-    try:
-        _, histories = archive.read(env, runner)
-    finally:
-        runner.close()
+    _, histories = archive.read(env, runner)
     if int(timeline) not in histories:
         return
     known = abandoned(env) | {int(timeline)}

@@ -9,7 +9,7 @@ from .. import helper_cli, mounts, publish, settings
 from ..runner import new_folder
 
 WITH_FILESTORE = ("set", "odoo-zip")   # the kinds of backup that carry one (pg_dump files do not)
-ATTACHMENTS_SQL = ("SELECT CASE WHEN to_regclass('public.ir_attachment') IS NULL THEN '-' END")
+ATTACHMENTS_TABLE = "public.ir_attachment"
 NAMES_SQL = ("SELECT store_fname || E'\\t' || coalesce(checksum, '') FROM ir_attachment"
              " WHERE store_fname IS NOT NULL")
 
@@ -75,9 +75,7 @@ def load(env, runner, source, mount, inside, side, role, jobs):
 
 def attachments(runner, role, side):
     """The restored copy's attachment rows (name<TAB>sha1), or None when it is not Odoo's."""
-    if runner.query(ATTACHMENTS_SQL, role, side, what="reading the restored copy") == ["-"]:
-        return None
-    return runner.query(NAMES_SQL, role, side, what="reading the restored attachments")
+    return runner.query(NAMES_SQL, role, side, what="reading the restored attachments", if_relation=ATTACHMENTS_TABLE)
 
 
 def link_live_filestore(env, runner, rows, side, allow_missing):

@@ -11,8 +11,8 @@ FACTS_SQL = ("SELECT json_build_object('server_version', current_setting('server
              " 'db_size', pg_database_size(datname), 'collate', datcollate, 'ctype', datctype)"
              " FROM pg_database WHERE datname = :'db'")
 # As the application role (what it can define, it may read): Odoo's installed modules, or
-# nothing when the database is not Odoo's.
-IS_ODOO_SQL = "SELECT to_regclass('public.ir_module_module') IS NOT NULL"
+# nothing when the database is not Odoo's (no such table).
+MODULES_TABLE = "public.ir_module_module"
 MODULES_SQL = ("SELECT coalesce(json_object_agg(name, latest_version ORDER BY name), '{}')"
                " FROM ir_module_module WHERE state = 'installed'")
 
@@ -29,8 +29,7 @@ def read(env, runner, catalog, db):
             raise DfrError(f"the database {db} does not exist in {env.name}: check DB_NAME in config/{env.name}.env")
         row = json.loads(out)
         app = roles.application(env)
-        row["modules"] = None
-        if runner.query(IS_ODOO_SQL, app, db, what="reading the database") == ["t"]:
-            row["modules"] = json.loads(runner.query(MODULES_SQL, app, db, what="reading installed modules")[0])
+        modules = runner.query(MODULES_SQL, app, db, what="reading installed modules", if_relation=MODULES_TABLE)
+        row["modules"] = json.loads(modules[0]) if modules else None
         row["release"] = release.result()
     return row

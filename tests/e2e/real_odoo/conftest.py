@@ -8,7 +8,6 @@ whatever another build staged there. REAL_ODOO_ADDONS chooses the addons kept (d
 tests install, which keeps the build and the image small); the rest stay as not-installable stubs.
 """
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,6 @@ from ..conftest import ROOT, Stack
 # REAL_ODOO_REGISTRY: another name when several sessions share one Docker engine
 REAL_REGISTRY = os.environ.get("REAL_ODOO_REGISTRY") or "dfr-real-odoo"
 HERE = Path(__file__).resolve().parent
-BUILD_FOLDERS = ("odoo", "postgres", "nginx", "backup", "monitoring", "acme", "config")
-BUILD_FILES = ("VERSION", "common.yaml", "devel.yaml", "server.yaml", "staging.yaml", "prod.yaml")
 
 
 def pytest_configure(config):
@@ -46,14 +43,7 @@ def real_build_root(engine, tmp_path_factory):
     source = Path(os.environ["ODOO_SOURCE"]).expanduser()
     if not (source / "odoo-bin").exists() or not (source / "odoo" / "release.py").exists():
         pytest.fail(f"ODOO_SOURCE={source} is not an Odoo source tree (no odoo-bin)")
-    root = tmp_path_factory.mktemp("real-odoo-build")
-    for folder in BUILD_FOLDERS:
-        shutil.copytree(ROOT / folder, root / folder, symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".build"))
-    for name in BUILD_FILES:
-        shutil.copy2(ROOT / name, root / name)
-    (root / "odoo" / ".build" / "source").mkdir(parents=True)
-    return root, source
+    return images.copy_build_root(ROOT, tmp_path_factory.mktemp("real-odoo-build")), source
 
 
 @pytest.fixture(scope="session")

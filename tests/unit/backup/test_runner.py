@@ -83,6 +83,8 @@ def test_helper_command_lines():
         "--recipients-file", "/run/dfr/recipients0"]
     assert helper_cli.query("dfr_restore_x", {"name": "a b"}) == [
         "dfr-backup-helper", "query", "--db", "dfr_restore_x", "--var", "name=a b"]
+    assert helper_cli.query("dfr", None, "public.ir_attachment") == [
+        "dfr-backup-helper", "query", "--db", "dfr", "--if-relation", "public.ir_attachment"]
     assert helper_cli.unpack_basebackup("/set/basebackup", "/newvolume", True, 5) == [
         "dfr-backup-helper", "unpack-basebackup", "--src", "/set/basebackup", "--dest", "/newvolume",
         "--recovery-signal", "--reserve-bytes", "5"]

@@ -47,22 +47,14 @@ def test_the_newest_timeline_skips_abandoned_ones_and_their_descendants():
     assert timelines.newest([], {}, set()) == 1
 
 
-class FakeRunner:
-    def __init__(self, env):
-        pass
-
-    def close(self):
-        pass
-
-
 def test_abandoned_timelines_are_recorded_durably_only_when_archived(tmp_path, monkeypatch):
     env = SimpleNamespace()
     monkeypatch.setattr(timelines.settings, "backup_dir", lambda env, create=True: tmp_path)
-    monkeypatch.setattr(timelines, "Runner", FakeRunner)
     monkeypatch.setattr(timelines.archive, "read", lambda env, runner: ([], {3: "1\t0/3000000\n", 5: "x"}))
+    runner = object()    # archive.read is replaced: the runner is only passed through
     assert timelines.abandoned(env) == set()
-    timelines.abandon(env, 5)
-    timelines.abandon(env, None)
-    timelines.abandon(env, 4)      # never archived its history: PostgreSQL may reuse the number
-    timelines.abandon(env, 3)
+    timelines.abandon(env, runner, 5)
+    timelines.abandon(env, runner, None)
+    timelines.abandon(env, runner, 4)      # never archived its history: PostgreSQL may reuse the number
+    timelines.abandon(env, runner, 3)
     assert timelines.abandoned(env) == {3, 5}

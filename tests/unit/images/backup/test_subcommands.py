@@ -201,3 +201,23 @@ def test_dump_rows_are_the_lines_before_pg_dumps_end_marker(tmp_path):
         assert not path.exists()
         assert subprocess.run(["zstd", "-dc", f"{path}.zst"], capture_output=True, check=True).stdout == content
         os.unlink(f"{path}.zst")
+
+
+@pytest.mark.parametrize("exists, expected", [("t", {"rows": ["a\t1", "b\t2"], "relation": True}),
+                                              ("f", {"rows": [], "relation": False})])
+def test_query_if_relation_runs_the_query_only_when_the_table_exists(tmp_path, capsys, monkeypatch, exists, expected):
+    """One container asks whether the table exists and, only if it does, runs the query (a
+    stand-in psql here records what it was asked)."""
+    log = tmp_path / "asked"
+    fake = tmp_path / "psql"
+    fake.write_text("#!/bin/sh\ncat >> \"$ASKED\"\necho >> \"$ASKED\"\n"
+                    f"case \"$*\" in *relation=*) echo {exists} ;; *) printf 'a\\t1\\nb\\t2\\n' ;; esac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("ASKED", str(log))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"SELECT name, n FROM t")))
+    answer, failure = helper(capsys, "query", "--db", "dfr", "--if-relation", "public.t")
+    assert failure is None and answer == expected
+    asked = log.read_text()
+    assert "to_regclass(:'relation')" in asked
+    assert ("SELECT name, n FROM t" in asked) == (exists == "t")
