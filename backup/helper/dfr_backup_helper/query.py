@@ -16,8 +16,8 @@ def cmd_query(args):
     guard = SqlGuard()      # our variables are lower case: the guard refuses only psql's own
     guard.feed(text)
     guard.finish()
-    variables = [f"relation={args.if_relation}"] if args.if_relation else []
-    if args.if_relation and psql(b"SELECT to_regclass(:'relation') IS NOT NULL", variables, args.db) != ["t"]:
+    if args.if_relation and psql(b"SELECT to_regclass(:'relation') IS NOT NULL", [f"relation={args.if_relation}"],
+                                 args.db) != ["t"]:
         print(json.dumps({"rows": [], "relation": False}))  # not there: the query would only fail
         return
     print(json.dumps({"rows": psql(text, args.var, args.db), "relation": True}))

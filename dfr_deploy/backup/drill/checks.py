@@ -1,10 +1,10 @@
 """What a drill proves about a restored copy, read as the application role (the data is a
 backup's: nothing in it runs as the superuser)."""
-import json
 from decimal import Decimal
 
 from ...errors import DfrError
 from .. import helper_cli, mounts
+from ..restore import side_load
 
 # Each table's own rows (ONLY: pg_dump dumps every partition as a table of its own), named as
 # pg_dump names them in its COPY statements (format('%I.%I')), counted by the server itself.
@@ -15,9 +15,6 @@ SELECT format('%I.%I', n.nspname, c.relname) || E'\t' ||
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'r' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
 """
-ATTACHMENTS_SQL = ("SELECT CASE WHEN to_regclass('public.ir_attachment') IS NULL THEN '-' ELSE"
-                   " (SELECT coalesce(json_agg(store_fname || E'\\t' || coalesce(checksum, '')), '[]')::text"
-                   " FROM ir_attachment WHERE store_fname IS NOT NULL) END")
 
 
 def row_counts(runner, role, db, recorded):
@@ -36,10 +33,9 @@ def row_counts(runner, role, db, recorded):
 
 def attachments(runner, role, db, odoo_volume):
     """Every attachment row's file is in the restored filestore with its SHA-1."""
-    answer = runner.query(ATTACHMENTS_SQL, role, db, what="reading the restored attachments")
-    if answer == ["-"]:
+    rows = side_load.attachments(runner, role, db)     # read as a restore reads them
+    if rows is None:
         return 0
-    rows = json.loads(answer[0])
     result = runner.run("verify-files", helper_cli.verify_files(f"{mounts.FILESTORE}/{db}"),
                         "checking every restored attachment's SHA-1", stdin="\n".join(rows) + "\n",
                         volumes=[mounts.volume(odoo_volume, mounts.ODOO_DATA)])
