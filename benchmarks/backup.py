@@ -11,7 +11,7 @@ and prints times, sizes, ratios and where the time goes. Both run in the same ba
 container image on the stack's network, with the same CPU and disk. The stack, its volumes and
 the files are removed at the end.
 
-    .venv/bin/python benchmarks/backup.py [--db-gb=1] [--files-gb=1] [--jobs=2] [--rounds=3]
+    .venv/bin/python benchmarks/backup.py [--db-gb=1] [--files-gb=1] [--jobs=2] [--rounds=3] [--no-monitoring]
 """
 import argparse
 import json
@@ -200,10 +200,13 @@ def main():
     parser.add_argument("--files-gb", type=float, default=1.0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the four runs; medians are reported")
+    parser.add_argument("--no-monitoring", action="store_true",
+                        help="a stack without the monitoring services (its shape before they came; they take "
+                             "CPU from both sides)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="dfr-bench-backup-"))
-    env = bench_stack.environment(work, "dfrbench", args.jobs)
+    env = bench_stack.environment(work, "dfrbench", args.jobs, monitoring=not args.no_monitoring)
     try:
         bench_stack.start(env)
         gen_time, _ = timed(generate_backup_data.generate, env, args.db_gb, args.files_gb)

@@ -22,9 +22,11 @@ def free_port():
         return str(sock.getsockname()[1])
 
 
-def environment(folder, prefix, jobs):
-    """The environment of a new throwaway stack named `prefix`+random, its files under `folder`."""
-    return environments.resolve("prod", overrides={
+def environment(folder, prefix, jobs, monitoring=True):
+    """The environment of a new throwaway stack named `prefix`+random, its files under `folder`
+    (monitoring: as production runs it; without, the stack has the shape it had before monitoring
+    came, which the older benchmark figures were measured on)."""
+    return environments.resolve("prod", overrides={"MONITORING": "true" if monitoring else "false",
         "PROJECT_NAME": f"{prefix}{secrets.token_hex(3)}", "IMAGE_REGISTRY": REGISTRY, "IMAGE_TAG": "prod",
         "PUBLISH_ADDRESS": "127.0.0.1", "NGINX_HTTP_PORT": free_port(), "NGINX_HTTPS_PORT": free_port(),
         "DFR_SECRETS_DIR": str(folder / "secrets"), "BACKUP_DIR": str(folder / "backups"),

@@ -41,12 +41,17 @@ def export_zip(dump_dir, filestore_archive, manifest_json, out, scratch):
             "--manifest-json", manifest_json, "--out", out, "--scratch", scratch]
 
 
-def check_files(root):
-    return [HELPER, "check-files", "--root", root]
+def check_files(root, db=None):
+    """Names on stdin, or (db) the attachment rows of that database read as the step's role."""
+    return [HELPER, "check-files", "--root", root, *_opt("--db", db)]
 
 
-def verify_files(root):
-    return [HELPER, "verify-files", "--root", root]
+def verify_files(root, db=None):
+    return [HELPER, "verify-files", "--root", root, *_opt("--db", db)]
+
+
+def attachments(db):
+    return [HELPER, "attachments", "--db", db]
 
 
 def link_files(source, dest):

@@ -1,6 +1,5 @@
 """The backup options of an environment, from config/<env>.env (or the shell)."""
 import os
-from pathlib import Path
 
 from ..errors import DfrError
 

@@ -141,7 +141,6 @@ def test_pg_dump_files_take_their_files_from_the_live_filestore(prod, staging, t
     """A pg_dump file (custom or plain SQL) holds no filestore: each attachment's file is taken
     from the live filestore when it is there with its SHA-1; one that is not stops the restore
     (nothing changed) unless --allow-missing."""
-    from dfr_deploy.docker import docker
     db_cid = prod.container("db")
     for fmt, name in (("custom", "dfr.dump"), ("plain", "dfr.sql")):
         # to stdout: the container's /tmp is a tmpfs, which `docker cp` cannot read

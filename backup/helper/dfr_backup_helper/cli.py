@@ -1,4 +1,4 @@
-"""The command line: one subcommand per step (see /work/notes/helper-interface.md), each option
+"""The command line: one subcommand per step (backup/README.md lists them by module), each option
 explained; one JSON object on stdout on success, one `dfr-backup-helper: ...` line otherwise."""
 import argparse
 import os
@@ -17,6 +17,7 @@ def subcommands(sub):
     jobs = (["--jobs"], dict(type=int, default=2, help="parallel jobs"))
     dbname = (["dbname"], dict(help="database to connect to (libpq's PG* variables say where and as whom)"))
     reserve = (["--reserve-bytes"], dict(type=int, default=DEFAULT_RESERVE, help=RESERVE_HELP))
+    attachments_db = (["--db"], dict(help="read the attachments from this database as the PG* role, not stdin"))
     level = (["--level"], dict(type=int, default=3, help="zstd compression level"))
     return [
         ("dump", dump.cmd_dump, "pg_dump -Fd, data files zstd'ed, rows counted", [
@@ -48,8 +49,9 @@ def subcommands(sub):
             (["--manifest-json"], dict(required=True, help="text of the zip's manifest.json")),
             (["--out"], dict(required=True, help="the zip to write (renamed into place once checked)")),
             (["--scratch"], dict(required=True, help="folder for the plain dump.sql while writing"))]),
-        ("check-files", filestore.cmd_check_files, "which store_fnames (stdin, one a line) are missing", [
-            (["--root"], dict(required=True, help="the filestore folder of the database"))]),
+        ("check-files", filestore.cmd_check_files, "which attachments' files (stdin: one store_fname a line, "
+         "or --db) are missing", [
+            (["--root"], dict(required=True, help="the filestore folder of the database")), attachments_db]),
         ("link-files", filestore.cmd_link_files, "hard-link attachment files (stdin: name<TAB>sha1) from a "
          "live filestore into a new folder", [
             (["--source"], dict(required=True, help="the live filestore folder")),
@@ -90,9 +92,11 @@ def subcommands(sub):
             (["--dest"], dict(required=True, help="the data folder: new, or an empty mount point")),
             (["--recovery-signal"], dict(action="store_true", help="also write an empty recovery.signal")),
             reserve]),
-        ("verify-files", filestore.cmd_verify_files, "every attachment (stdin: name<TAB>sha1) in a filestore "
-         "folder with its SHA-1", [
-            (["--root"], dict(required=True, help="the filestore folder of the database"))]),
+        ("verify-files", filestore.cmd_verify_files, "every attachment (stdin: name<TAB>sha1, or --db) in a "
+         "filestore folder with its SHA-1", [
+            (["--root"], dict(required=True, help="the filestore folder of the database")), attachments_db]),
+        ("attachments", query.cmd_attachments, "an Odoo database's attachments (name<TAB>sha1) as the PG* role", [
+            (["--db"], dict(required=True, help="the database"))]),
         ("query", query.cmd_query, "SQL (stdin, from the host's own code) as the PG* role; tuples as JSON", [
             (["--db"], dict(help="database (default: libpq's)")),
             (["--var"], dict(action="append", default=[], help="a psql variable NAME=VALUE (repeatable)")),

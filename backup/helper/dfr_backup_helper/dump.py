@@ -28,6 +28,7 @@ PG_DUMP_INFO = re.compile(r"^pg_dump: (?!error:|warning:|detail:|hint:)")
 
 
 END_OF_DATA = b"\\.\n\n\n"     # what pg_dump writes after a table's rows in its data file
+KEEP = len(END_OF_DATA) + 1   # the tail that tells whether the file ends with it
 
 
 def squeeze(path, level, threads=1):
@@ -41,7 +42,7 @@ def squeeze(path, level, threads=1):
             for block in iter(lambda: source.read(4 * CHUNK), b""):
                 rows += block.count(b"\n")
                 size += len(block)
-                tail = (tail + block)[-len(END_OF_DATA) - 1:]
+                tail = (tail + block[-KEEP:])[-KEEP:]     # never a copy of the whole block
                 zstd.stdin.write(block)
             zstd.stdin.close()
         except BrokenPipeError:

@@ -11,6 +11,7 @@ import time
 
 from .durable import fsync_paths
 from .process import CHUNK, Failed, describe, first_line
+from .query import attachment_rows
 from .tarstream import TarDigests
 from .toc import dump_attachments
 from .unpack import link_inside, open_regular_inside, relative_name, unpacking, unpack_zip
@@ -107,15 +108,25 @@ def safe_or_none(name):
         return None
 
 
+def attachment_lines(args):
+    """The "store_fname<TAB>sha1" lines to check: database --db's rows (None when it has no
+    attachment table), else stdin's."""
+    if args.db:
+        return attachment_rows(args.db)
+    return [line.rstrip("\n") for line in sys.stdin]
+
+
 def cmd_check_files(args):
-    """Which of the given store_fnames (stdin, one a line) are missing under a filestore folder
-    (a name that would point outside it counts as missing)."""
-    missing = []
-    for name in (line.strip() for line in sys.stdin):
+    """Which of the attachments' files are missing under a filestore folder (a name that would
+    point outside it counts as missing)."""
+    lines = attachment_lines(args)
+    missing, checked = [], 0
+    for name in (line.partition("\t")[0].strip() for line in lines or []):
         relative = safe_or_none(name) if name else ""
+        checked += bool(name)
         if name and (relative is None or not os.path.isfile(os.path.join(args.root, relative))):
             missing.append(name)
-    print(json.dumps({"missing": missing}))
+    print(json.dumps({"missing": missing, "checked": checked, "relation": lines is not None}))
 
 
 def sha1_of(handle):
@@ -162,11 +173,11 @@ def cmd_link_files(args):
 
 
 def cmd_verify_files(args):
-    """Every attachment (stdin: "store_fname<TAB>sha1" lines) is in the filestore folder with
-    exactly that SHA-1: the names missing and those whose bytes differ (a restore drill's proof)."""
+    """Every attachment is in the filestore folder with exactly its SHA-1: the names missing and
+    those whose bytes differ (a restore drill's proof)."""
     missing, mismatched, checked, seen = [], [], 0, set()
-    for line in sys.stdin:
-        name, _, checksum = line.rstrip("\n").partition("\t")
+    for line in attachment_lines(args) or []:
+        name, _, checksum = line.partition("\t")
         if not name or name in seen:
             continue
         seen.add(name)

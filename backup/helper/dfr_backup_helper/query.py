@@ -11,16 +11,37 @@ from .sqlguard import SqlGuard
 from .sqlload import psql_environment
 
 
+# An Odoo database's attachments as "store_fname<TAB>sha1" lines. Read as the PG* role (the
+# sandbox or application role, never the superuser: the rows of a restored copy are untrusted),
+# in the container that then looks at the files, so the check costs one container, not two.
+ATTACHMENTS_TABLE = "public.ir_attachment"
+ATTACHMENT_ROWS_SQL = (b"SELECT store_fname || E'\\t' || coalesce(checksum, '') FROM ir_attachment"
+                       b" WHERE store_fname IS NOT NULL")
+
+
 def cmd_query(args):
     text = sys.stdin.buffer.read()
     guard = SqlGuard()      # our variables are lower case: the guard refuses only psql's own
     guard.feed(text)
     guard.finish()
-    if args.if_relation and psql(b"SELECT to_regclass(:'relation') IS NOT NULL", [f"relation={args.if_relation}"],
-                                 args.db) != ["t"]:
+    if args.if_relation and not relation_exists(args.if_relation, args.db):
         print(json.dumps({"rows": [], "relation": False}))  # not there: the query would only fail
         return
     print(json.dumps({"rows": psql(text, args.var, args.db), "relation": True}))
+
+
+def cmd_attachments(args):
+    rows = attachment_rows(args.db)
+    print(json.dumps({"rows": rows or [], "relation": rows is not None}))
+
+
+def relation_exists(relation, db):
+    return psql(b"SELECT to_regclass(:'relation') IS NOT NULL", [f"relation={relation}"], db) == ["t"]
+
+
+def attachment_rows(db):
+    """The attachment lines of database `db`, or None when it has no ir_attachment (not Odoo's)."""
+    return psql(ATTACHMENT_ROWS_SQL, [], db) if relation_exists(ATTACHMENTS_TABLE, db) else None
 
 
 def psql(text, variables, db):

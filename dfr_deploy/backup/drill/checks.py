@@ -4,7 +4,6 @@ from decimal import Decimal
 
 from ...errors import DfrError
 from .. import helper_cli, mounts
-from ..restore import side_load
 
 # Each table's own rows (ONLY: pg_dump dumps every partition as a table of its own), named as
 # pg_dump names them in its COPY statements (format('%I.%I')), counted by the server itself.
@@ -32,12 +31,10 @@ def row_counts(runner, role, db, recorded):
 
 
 def attachments(runner, role, db, odoo_volume):
-    """Every attachment row's file is in the restored filestore with its SHA-1."""
-    rows = side_load.attachments(runner, role, db)     # read as a restore reads them
-    if rows is None:
-        return 0
-    result = runner.run("verify-files", helper_cli.verify_files(f"{mounts.FILESTORE}/{db}"),
-                        "checking every restored attachment's SHA-1", stdin="\n".join(rows) + "\n",
+    """Every attachment row's file is in the restored filestore with its SHA-1 (the rows read as
+    a restore reads them: as the role, by the container that hashes the files)."""
+    result = runner.run("verify-files", helper_cli.verify_files(f"{mounts.FILESTORE}/{db}", db=db),
+                        "checking every restored attachment's SHA-1", role=role,
                         volumes=[mounts.volume(odoo_volume, mounts.ODOO_DATA)])
     bad = result["missing"] + result["mismatched"]
     if bad:

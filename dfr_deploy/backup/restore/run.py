@@ -77,10 +77,10 @@ def _restore(env, runner, catalog, file, db, identity, neutralize_copy, force, c
             with step(3, total, f"restoring into the side database {side} (the live one is untouched)"):
                 role = sandbox.create(catalog, side, stack["collate"])
                 side_load.load(env, runner, source, mount, inside, side, role, jobs)
-                rows = side_load.attachments(runner, role, side)
                 if source.kind not in side_load.WITH_FILESTORE:
-                    side_load.link_live_filestore(env, runner, rows, side, allow_missing)
-                count = side_load.check_filestore(runner, rows, side, allow_missing)
+                    side_load.link_live_filestore(env, runner, side_load.attachments(runner, role, side), side,
+                                                  allow_missing)
+                count = side_load.check_filestore(runner, role, side, allow_missing)
                 say(f"      {count} attachments checked in the restored filestore")
                 sandbox.hand_over(catalog, side, settings.db_user(env))
             with step(4, total, "neutralizing the copy, new uuid and secret" if neutralize_copy

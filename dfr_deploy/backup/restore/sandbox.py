@@ -45,33 +45,37 @@ def create(catalog, name, collate):
     # The verifier is sent inside the SQL text on psql's stdin (not argv); its characters are
     # base64 plus $ and :, nothing that could end the literal.
     verifier = scram_verifier(password)
+    # One psql run, each statement in its own transaction (CREATE DATABASE cannot be in one).
     catalog.sql(f"""
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{GROUP}') THEN CREATE ROLE {GROUP} NOLOGIN; END IF;
 END $$;
 CREATE ROLE :"name" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
   CONNECTION LIMIT 32 IN ROLE {GROUP} PASSWORD '{verifier}';
-""", {"name": name}, f"creating the restore role {name}")
-    catalog.sql("CREATE DATABASE :\"name\" OWNER :\"name\" TEMPLATE template0 ENCODING 'UTF8'"
-                " LC_COLLATE :'collate' LC_CTYPE :'ctype'",
-                {"name": name, "collate": collate[0], "ctype": collate[1]}, f"creating the side database {name}")
+CREATE DATABASE :"name" OWNER :"name" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE :'collate' LC_CTYPE :'ctype';
+""", {"name": name, "collate": collate[0], "ctype": collate[1]}, f"creating the restore role and side database {name}")
     return Role(name, password)
+
+
+TERMINATE_SQL = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                 " WHERE datname IN (SELECT json_array_elements_text(:'names'::json)) AND pid <> pg_backend_pid()")
 
 
 def terminate(catalog, *databases):
     """Close every session of the named databases (one query)."""
-    catalog.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname IN (SELECT json_array_elements_text(:'names'::json)) AND pid <> pg_backend_pid()",
-                {"names": json.dumps(list(databases))}, f"closing the sessions of {', '.join(databases)}")
+    catalog.sql(TERMINATE_SQL, {"names": json.dumps(list(databases))}, f"closing the sessions of {', '.join(databases)}")
 
 
 def hand_over(catalog, name, owner):
-    """Every object of the side database to the application role, then the role dropped."""
-    terminate(catalog, name)
-    catalog.in_database(name, 'REASSIGN OWNED BY :"role" TO :"owner";\nDROP OWNED BY :"role";',
-                        {"role": name, "owner": owner}, "handing the restored copy to the application role")
-    catalog.sql('ALTER DATABASE :"name" OWNER TO :"owner";\nDROP ROLE :"name";', {"name": name, "owner": owner},
-                "handing the side database to the application role")
+    """Every object of the side database to the application role, then the role dropped (one
+    psql run inside the side database; none of these statements runs user-defined code, and
+    the superuser's search_path holds only pg_catalog)."""
+    catalog.in_database(name, TERMINATE_SQL + """;
+REASSIGN OWNED BY :"role" TO :"owner";
+DROP OWNED BY :"role";
+ALTER DATABASE :"role" OWNER TO :"owner";
+DROP ROLE :"role";""", {"role": name, "owner": owner, "names": json.dumps([name])},
+                        "handing the restored copy to the application role")
 
 
 def drop(catalog, name):

@@ -9,9 +9,6 @@ from .. import helper_cli, mounts, publish, settings
 from ..runner import new_folder
 
 WITH_FILESTORE = ("set", "odoo-zip")   # the kinds of backup that carry one (pg_dump files do not)
-ATTACHMENTS_TABLE = "public.ir_attachment"
-NAMES_SQL = ("SELECT store_fname || E'\\t' || coalesce(checksum, '') FROM ir_attachment"
-             " WHERE store_fname IS NOT NULL")
 
 
 def session_options(env, jobs):
@@ -75,7 +72,8 @@ def load(env, runner, source, mount, inside, side, role, jobs):
 
 def attachments(runner, role, side):
     """The restored copy's attachment rows (name<TAB>sha1), or None when it is not Odoo's."""
-    return runner.query(NAMES_SQL, role, side, what="reading the restored attachments", if_relation=ATTACHMENTS_TABLE)
+    answer = runner.run("attachments", helper_cli.attachments(side), "reading the restored attachments", role=role)
+    return answer["rows"] if answer["relation"] else None
 
 
 def link_live_filestore(env, runner, rows, side, allow_missing):
@@ -98,20 +96,18 @@ def link_live_filestore(env, runner, rows, side, allow_missing):
                        "--allow-missing to restore without them; nothing was changed")
 
 
-def check_filestore(runner, rows, side, allow_missing=False):
-    """Every attachment row of the restored copy has its file in the side filestore."""
-    if rows is None:
-        return 0
-    names = [row.split("\t", 1)[0] for row in rows]
-    result = runner.run("fs-check", helper_cli.check_files(f"{mounts.FILESTORE}/{side}"),
-                        "checking the restored filestore", stdin="\n".join(names) + "\n",
+def check_filestore(runner, role, side, allow_missing=False):
+    """Every attachment row of the restored copy has its file in the side filestore (the rows
+    are read as the sandbox role by the container that looks at the files)."""
+    result = runner.run("fs-check", helper_cli.check_files(f"{mounts.FILESTORE}/{side}", db=side),
+                        "checking the restored filestore", role=role,
                         volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA)])
     if result["missing"] and allow_missing:
         say(f"      {len(result['missing'])} attachment file(s) missing, restored without them (--allow-missing)")
     elif result["missing"]:
         raise DfrError(f"{len(result['missing'])} attachment file(s) of the backup are missing from its filestore "
                        f"(first: {result['missing'][0]}); nothing was changed - use another backup")
-    return len(names)
+    return result["checked"]
 
 
 def new_identity(runner, role, db):

@@ -85,6 +85,11 @@ def test_helper_command_lines():
         "dfr-backup-helper", "query", "--db", "dfr_restore_x", "--var", "name=a b"]
     assert helper_cli.query("dfr", None, "public.ir_attachment") == [
         "dfr-backup-helper", "query", "--db", "dfr", "--if-relation", "public.ir_attachment"]
+    assert helper_cli.check_files("/var/lib/odoo/filestore/s", db="s") == [
+        "dfr-backup-helper", "check-files", "--root", "/var/lib/odoo/filestore/s", "--db", "s"]
+    assert helper_cli.verify_files("/var/lib/odoo/filestore/s", db="s") == [
+        "dfr-backup-helper", "verify-files", "--root", "/var/lib/odoo/filestore/s", "--db", "s"]
+    assert helper_cli.attachments("s") == ["dfr-backup-helper", "attachments", "--db", "s"]
     assert helper_cli.unpack_basebackup("/set/basebackup", "/newvolume", True, 5) == [
         "dfr-backup-helper", "unpack-basebackup", "--src", "/set/basebackup", "--dest", "/newvolume",
         "--recovery-signal", "--reserve-bytes", "5"]

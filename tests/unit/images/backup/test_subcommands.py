@@ -110,7 +110,58 @@ def test_check_files_counts_unsafe_names_as_missing(tmp_path, capsys, monkeypatc
     (tmp_path / "ab/there").write_text("x")
     answer, _ = helper(capsys, "check-files", "--root", tmp_path, monkeypatch=monkeypatch,
                        stdin="ab/there\nab/gone\n../../etc/passwd\n\n")
-    assert answer == {"missing": ["ab/gone", "../../etc/passwd"]}
+    assert answer == {"missing": ["ab/gone", "../../etc/passwd"], "checked": 3, "relation": True}
+
+
+def fake_psql(tmp_path, monkeypatch, relation_exists, rows):
+    """A stand-in psql on PATH: answers the relation probe, prints `rows` for any other query,
+    and records what it was asked (returned)."""
+    log, fake = tmp_path / "asked", tmp_path / "psql"
+    fake.write_text("#!/bin/sh\ncat >> \"$ASKED\"\necho >> \"$ASKED\"\n"
+                    f"case \"$*\" in *relation=*) echo {'t' if relation_exists else 'f'} ;; "
+                    f"*) printf '{rows}' ;; esac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("ASKED", str(log))
+    return log
+
+
+def test_check_files_reads_the_attachment_rows_from_the_database(tmp_path, capsys, monkeypatch):
+    """--db: the names come from the database (the step's own role), not stdin; stdin is ignored."""
+    root = tmp_path / "fs"
+    (root / "ab").mkdir(parents=True)
+    (root / "ab/there").write_text("x")
+    asked = fake_psql(tmp_path, monkeypatch, True, "ab/there\\tsha\\nab/gone\\t\\n../x\\tsha\\n")
+    answer, failure = helper(capsys, "check-files", "--root", root, "--db", "side", monkeypatch=monkeypatch,
+                             stdin="ab/ignored\n")
+    assert failure is None and answer == {"missing": ["ab/gone", "../x"], "checked": 3, "relation": True}
+    assert "FROM ir_attachment" in asked.read_text()
+
+
+def test_check_files_of_a_database_without_attachments_checks_nothing(tmp_path, capsys, monkeypatch):
+    asked = fake_psql(tmp_path, monkeypatch, False, "ab/gone\\t\\n")
+    answer, failure = helper(capsys, "check-files", "--root", tmp_path, "--db", "side")
+    assert failure is None and answer == {"missing": [], "checked": 0, "relation": False}
+    assert "FROM ir_attachment" not in asked.read_text()      # not asked: the table is not there
+
+
+def test_verify_files_reads_the_rows_from_the_database(tmp_path, capsys, monkeypatch):
+    content = b"attachment"
+    sha = hashlib.sha1(content).hexdigest()
+    (tmp_path / "fs/ab").mkdir(parents=True)
+    (tmp_path / "fs/ab/good").write_bytes(content)
+    (tmp_path / "fs/ab/bad").write_bytes(b"changed")
+    fake_psql(tmp_path, monkeypatch, True, f"ab/good\\t{sha}\\nab/bad\\t{sha}\\nab/gone\\t{sha}\\n")
+    answer, failure = helper(capsys, "verify-files", "--root", tmp_path / "fs", "--db", "copy")
+    assert failure is None and answer == {"checked": 2, "missing": ["ab/gone"], "mismatched": ["ab/bad"]}
+
+
+@pytest.mark.parametrize("exists, expected", [(True, {"rows": ["a\tb"], "relation": True}),
+                                              (False, {"rows": [], "relation": False})])
+def test_attachments_answers_none_for_a_database_that_is_not_odoos(tmp_path, capsys, monkeypatch, exists, expected):
+    fake_psql(tmp_path, monkeypatch, exists, "a\\tb\\n")
+    answer, failure = helper(capsys, "attachments", "--db", "copy")
+    assert failure is None and answer == expected
 
 
 def test_link_files_never_links_through_a_symlink(tmp_path, capsys, monkeypatch):
