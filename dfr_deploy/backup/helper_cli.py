@@ -50,12 +50,8 @@ def verify_files(root, db=None):
     return [HELPER, "verify-files", "--root", root, *_opt("--db", db)]
 
 
-def attachments(db):
-    return [HELPER, "attachments", "--db", db]
-
-
-def link_files(source, dest):
-    return [HELPER, "link-files", "--source", source, "--dest", dest]
+def link_files(source, dest, db=None):
+    return [HELPER, "link-files", "--source", source, "--dest", dest, *_opt("--db", db)]
 
 
 def move(pairs, missing_ok=True):

@@ -52,10 +52,10 @@ def subcommands(sub):
         ("check-files", filestore.cmd_check_files, "which attachments' files (stdin: one store_fname a line, "
          "or --db) are missing", [
             (["--root"], dict(required=True, help="the filestore folder of the database")), attachments_db]),
-        ("link-files", filestore.cmd_link_files, "hard-link attachment files (stdin: name<TAB>sha1) from a "
-         "live filestore into a new folder", [
+        ("link-files", filestore.cmd_link_files, "hard-link attachment files (stdin: name<TAB>sha1, or --db) "
+         "from a live filestore into a new folder", [
             (["--source"], dict(required=True, help="the live filestore folder")),
-            (["--dest"], dict(required=True, help="the folder to create (must not exist)"))]),
+            (["--dest"], dict(required=True, help="the folder to create (must not exist)")), attachments_db]),
         ("merge-files", files.cmd_merge_files, "copy the regular files DEST lacks from SRC (never overwrite)", [
             (["--src"], dict(required=True, help="folder to copy from")),
             (["--dest"], dict(required=True, help="folder to complete"))]),
@@ -95,8 +95,6 @@ def subcommands(sub):
         ("verify-files", filestore.cmd_verify_files, "every attachment (stdin: name<TAB>sha1, or --db) in a "
          "filestore folder with its SHA-1", [
             (["--root"], dict(required=True, help="the filestore folder of the database")), attachments_db]),
-        ("attachments", query.cmd_attachments, "an Odoo database's attachments (name<TAB>sha1) as the PG* role", [
-            (["--db"], dict(required=True, help="the database"))]),
         ("query", query.cmd_query, "SQL (stdin, from the host's own code) as the PG* role; tuples as JSON", [
             (["--db"], dict(help="database (default: libpq's)")),
             (["--var"], dict(action="append", default=[], help="a psql variable NAME=VALUE (repeatable)")),

@@ -111,8 +111,9 @@ def safe_or_none(name):
 def attachment_lines(args):
     """The "store_fname<TAB>sha1" lines to check: database --db's rows (None when it has no
     attachment table), else stdin's."""
-    if args.db:
-        return attachment_rows(args.db)
+    db = getattr(args, "db", None)     # callers in-process may pass no --db at all
+    if db:
+        return attachment_rows(db)
     return [line.rstrip("\n") for line in sys.stdin]
 
 
@@ -138,17 +139,21 @@ def sha1_of(handle):
 
 def cmd_link_files(args):
     """A filestore folder for a database restored from a dump that has none: every attachment
-    (stdin: "store_fname<TAB>checksum" lines) hard-linked from the live filestore when the file
+    (stdin: "store_fname<TAB>checksum" lines, or --db's rows) hard-linked from the live filestore when the file
     there has exactly that SHA-1 (Odoo's filestore is content-addressed, so the same name is
     the same content unless it was damaged - which the SHA-1 tells)."""
+    lines = attachment_lines(args)
+    if lines is None:     # --db has no attachment table: nothing to link, no folder made
+        print(json.dumps({"linked": 0, "missing": [], "mismatched": [], "relation": False}))
+        return
     if os.path.lexists(args.dest):
         raise Failed(f"{args.dest} already exists")
     os.makedirs(os.path.dirname(args.dest.rstrip("/")) or ".", DIR_MODE, exist_ok=True)
     os.mkdir(args.dest, DIR_MODE)
     os.chmod(args.dest, DIR_MODE)
     linked, missing, mismatched, dirs, seen = 0, [], [], {args.dest}, set()
-    for line in sys.stdin:
-        name, _, checksum = line.rstrip("\n").partition("\t")
+    for line in lines:
+        name, _, checksum = line.partition("\t")
         if not name or name in seen:
             continue   # several attachments share a file
         seen.add(name)

@@ -30,11 +30,6 @@ def cmd_query(args):
     print(json.dumps({"rows": psql(text, args.var, args.db), "relation": True}))
 
 
-def cmd_attachments(args):
-    rows = attachment_rows(args.db)
-    print(json.dumps({"rows": rows or [], "relation": rows is not None}))
-
-
 def relation_exists(relation, db):
     return psql(b"SELECT to_regclass(:'relation') IS NOT NULL", [f"relation={relation}"], db) == ["t"]
 

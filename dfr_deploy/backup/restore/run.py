@@ -78,8 +78,7 @@ def _restore(env, runner, catalog, file, db, identity, neutralize_copy, force, c
                 role = sandbox.create(catalog, side, stack["collate"])
                 side_load.load(env, runner, source, mount, inside, side, role, jobs)
                 if source.kind not in side_load.WITH_FILESTORE:
-                    side_load.link_live_filestore(env, runner, side_load.attachments(runner, role, side), side,
-                                                  allow_missing)
+                    side_load.link_live_filestore(env, runner, role, side, allow_missing)
                 count = side_load.check_filestore(runner, role, side, allow_missing)
                 say(f"      {count} attachments checked in the restored filestore")
                 sandbox.hand_over(catalog, side, settings.db_user(env))

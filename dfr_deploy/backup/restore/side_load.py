@@ -70,22 +70,18 @@ def load(env, runner, source, mount, inside, side, role, jobs):
             raise error
 
 
-def attachments(runner, role, side):
-    """The restored copy's attachment rows (name<TAB>sha1), or None when it is not Odoo's."""
-    answer = runner.run("attachments", helper_cli.attachments(side), "reading the restored attachments", role=role)
-    return answer["rows"] if answer["relation"] else None
-
-
-def link_live_filestore(env, runner, rows, side, allow_missing):
+def link_live_filestore(env, runner, role, side, allow_missing):
     """A pg_dump file holds no filestore: the restored copy's attachment files are taken from
-    the live filestore (hard links, each file's SHA-1 checked against its row). Any not there
-    stops the restore, unless --allow-missing."""
-    if rows is None:
-        return
+    the live filestore (hard links, each file's SHA-1 checked against its row; the rows read as
+    the sandbox role by the container that links). Any not there stops the restore, unless
+    --allow-missing."""
     db = settings.db_name(env)
-    result = runner.run("fs-link", helper_cli.link_files(f"{mounts.FILESTORE}/{db}", f"{mounts.FILESTORE}/{side}"),
-                        "taking files from the live filestore", stdin="\n".join(rows) + "\n",
+    result = runner.run("fs-link", helper_cli.link_files(f"{mounts.FILESTORE}/{db}", f"{mounts.FILESTORE}/{side}",
+                                                         db=side),
+                        "taking files from the live filestore", role=role,
                         volumes=[mounts.volume(runner.odoo_volume, mounts.ODOO_DATA, read_only=False)])
+    if not result.get("relation", True):
+        return     # not an Odoo database: no attachments
     say(f"      filestore: none in a pg_dump file; {result['linked']} attachment file(s) taken from the live "
         "filestore (hard-linked, SHA-1 checked)")
     missing, mismatched = result["missing"], result["mismatched"]

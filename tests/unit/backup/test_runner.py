@@ -89,7 +89,9 @@ def test_helper_command_lines():
         "dfr-backup-helper", "check-files", "--root", "/var/lib/odoo/filestore/s", "--db", "s"]
     assert helper_cli.verify_files("/var/lib/odoo/filestore/s", db="s") == [
         "dfr-backup-helper", "verify-files", "--root", "/var/lib/odoo/filestore/s", "--db", "s"]
-    assert helper_cli.attachments("s") == ["dfr-backup-helper", "attachments", "--db", "s"]
+    assert helper_cli.link_files("/var/lib/odoo/filestore/dfr", "/var/lib/odoo/filestore/s", db="s") == [
+        "dfr-backup-helper", "link-files", "--source", "/var/lib/odoo/filestore/dfr", "--dest",
+        "/var/lib/odoo/filestore/s", "--db", "s"]
     assert helper_cli.unpack_basebackup("/set/basebackup", "/newvolume", True, 5) == [
         "dfr-backup-helper", "unpack-basebackup", "--src", "/set/basebackup", "--dest", "/newvolume",
         "--recovery-signal", "--reserve-bytes", "5"]

@@ -156,12 +156,22 @@ def test_verify_files_reads_the_rows_from_the_database(tmp_path, capsys, monkeyp
     assert failure is None and answer == {"checked": 2, "missing": ["ab/gone"], "mismatched": ["ab/bad"]}
 
 
-@pytest.mark.parametrize("exists, expected", [(True, {"rows": ["a\tb"], "relation": True}),
-                                              (False, {"rows": [], "relation": False})])
-def test_attachments_answers_none_for_a_database_that_is_not_odoos(tmp_path, capsys, monkeypatch, exists, expected):
-    fake_psql(tmp_path, monkeypatch, exists, "a\\tb\\n")
-    answer, failure = helper(capsys, "attachments", "--db", "copy")
-    assert failure is None and answer == expected
+def test_link_files_reads_the_rows_from_the_database(tmp_path, capsys, monkeypatch):
+    """--db: the rows come from the database (the step's own role); without an attachment table
+    nothing is linked and no folder is made."""
+    content = b"attachment"
+    sha = hashlib.sha1(content).hexdigest()
+    live, dest = tmp_path / "live", tmp_path / "side"
+    (live / sha[:2]).mkdir(parents=True)
+    (live / sha[:2] / sha).write_bytes(content)
+    fake_psql(tmp_path, monkeypatch, True, f"{sha[:2]}/{sha}\\t{sha}\\nab/gone\\t{sha}\\n")
+    answer, failure = helper(capsys, "link-files", "--source", live, "--dest", dest, "--db", "side")
+    assert failure is None and answer == {"linked": 1, "missing": ["ab/gone"], "mismatched": []}
+    assert (dest / sha[:2] / sha).read_bytes() == content
+    fake_psql(tmp_path, monkeypatch, False, "")
+    answer, failure = helper(capsys, "link-files", "--source", live, "--dest", tmp_path / "other", "--db", "x")
+    assert failure is None and answer == {"linked": 0, "missing": [], "mismatched": [], "relation": False}
+    assert not (tmp_path / "other").exists()
 
 
 def test_link_files_never_links_through_a_symlink(tmp_path, capsys, monkeypatch):
