@@ -28,6 +28,7 @@ class Source:
     manifest: dict = None     # ours, or Odoo's for a zip
     pg_version: str = ""      # of the server that made the dump, when known
     major_version: str = ""   # Odoo's, when known
+    checked: bool = True      # False: a set whose files are still to be checked (manifest.check)
 
     @property
     def description(self):
@@ -40,16 +41,21 @@ NOT_A_BACKUP = ("is not a backup this tool can restore: give a set folder made b
                 "an Odoo zip (database manager / `odoo db dump`), or a pg_dump file (custom or SQL)")
 
 
-def detect(path, jobs=2):
-    """The Source for `path`, checked for completeness (checksums, zip CRCs, SQL footer)."""
+def detect(path, jobs=2, check_set=True):
+    """The Source for `path`, checked for completeness (checksums, zip CRCs, SQL footer).
+    check_set=False: an unencrypted set's files are left for the caller to check (manifest.check)
+    while it loads them; its manifest is read and checked here all the same."""
     path = Path(path).expanduser().resolve()
     if not path.exists():
         raise DfrError(f"{path} does not exist: give the path of a backup (`invoke backups` lists the sets)")
     if path.is_dir():
         if (path / manifest.NAME).exists():
-            data = manifest.verify(path, jobs)
+            data = manifest.load(path)
             kind = "encrypted-set" if data.get("encrypted") else "set"
-            return Source(kind, path, data, data.get("pg_version", ""), data.get("major_version", ""))
+            checked = check_set or kind == "encrypted-set"   # age only reads a sealed set once checked
+            if checked:
+                manifest.check(path, data, jobs)
+            return Source(kind, path, data, data.get("pg_version", ""), data.get("major_version", ""), checked)
         if (path / "toc.dat").exists():
             return Source("pg-directory", path)
         raise DfrError(f"{path} {NOT_A_BACKUP}")

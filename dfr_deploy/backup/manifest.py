@@ -138,12 +138,17 @@ def problems(folder, data, jobs=2):
 def verify(folder, jobs=2):
     """Load and check a set; returns the manifest or raises a DfrError with the first problem."""
     data = load(folder)
+    check(folder, data, jobs)
+    return data
+
+
+def check(folder, data, jobs=2):
+    """Every file of the set against the manifest `data` already loaded (a DfrError if not)."""
     issues = problems(folder, data, jobs)
     if issues:
         more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
         raise DfrError(f"backup set {Path(folder).name} is damaged: {issues[0]}{more}; "
                        "nothing was changed - restore another set (`invoke backups` lists them)")
-    return data
 
 
 def load_sidecar(path):

@@ -1,5 +1,6 @@
 """A backup given to an operation (restore, point-in-time recovery, export): what it is
-(formats.detect checks it whole before anything), decrypted when sealed, and mounted for the
+(formats.detect checks it whole before anything, or leaves a set's files to a restore, which
+checks them while it loads them), decrypted when sealed, and mounted for the
 tools' user (uid 1000), who may not read the operator's files: a set in BACKUP_DIR is handed to
 it, anything else is mounted as it is when everyone may read it, and copied into a private
 scratch folder otherwise."""
@@ -32,13 +33,23 @@ def readable_by_anyone(path):
     return all(os.stat(p).st_mode & (0o005 if p.is_dir() else 0o004) for p in items)
 
 
+def in_own_folders(env, path, own_folders=()):
+    """Whether `path` is inside the environment's BACKUP_DIR (or one of `own_folders`)."""
+    folders = [settings.backup_dir(env).resolve(), *(Path(f).resolve() for f in own_folders)]
+    return any(folder in Path(path).resolve().parents for folder in folders)
+
+
+def mounted_as_is(env, path, own_folders=()):
+    """Whether mount_source mounts `path` itself (False: it copies it into scratch first)."""
+    return in_own_folders(env, path, own_folders) or readable_by_anyone(path)
+
+
 def mount_source(env, path, scratch_parent, own_folders=()):
     """(mount, path inside the container, scratch folder to remove or None) for a backup file.
     `own_folders`: other BACKUP_DIRs of this tool whose sets may be handed over (a drill's)."""
     path = Path(path).resolve()
-    folders = [settings.backup_dir(env).resolve(), *(Path(f).resolve() for f in own_folders)]
     target = f"{mounts.INPUT}/{path.name}"
-    if any(folder in path.parents for folder in folders):
+    if in_own_folders(env, path, own_folders):
         give_to_tools(path)
         return mounts.bind(path, target), target, None
     if readable_by_anyone(path):
@@ -51,9 +62,10 @@ def mount_source(env, path, scratch_parent, own_folders=()):
     return mounts.bind(copy, target), target, scratch
 
 
-def open_source(env, runner, file, jobs, identity=None):
-    """(Source, [scratch folders to remove]): checked, and decrypted into scratch when sealed."""
-    source = formats.detect(file, jobs)
+def open_source(env, runner, file, jobs, identity=None, check_set=True):
+    """(Source, [scratch folders to remove]): checked, and decrypted into scratch when sealed
+    (check_set=False: a set's files are left to check, see formats.detect)."""
+    source = formats.detect(file, jobs, check_set)
     if source.kind != "encrypted-set":
         return source, []
     key = crypto.identity(env, identity)
@@ -74,8 +86,9 @@ def open_source(env, runner, file, jobs, identity=None):
             raise DfrError(f"the age identity {key} cannot decrypt {source.path.name} (wrong key): "
                            "give the identity matching one of its recipients; nothing was changed") from None
         raise
-    inner = formats.detect(scratch / "set", jobs)
+    inner = formats.detect(scratch / "set", jobs, check_set)
     if inner.kind != "set":
         publish.discard(scratch)
         raise DfrError(f"{source.path.name} decrypts to a {inner.description}, not a set: nothing was changed")
-    return formats.Source("set", inner.path, inner.manifest, inner.pg_version, inner.major_version), [scratch]
+    return formats.Source("set", inner.path, inner.manifest, inner.pg_version, inner.major_version,
+                          inner.checked), [scratch]

@@ -14,9 +14,13 @@ WITH_FILESTORE = ("set", "odoo-zip")   # the kinds of backup that carry one (pg_
 def session_options(env, jobs):
     """Bulk-load session settings: index builds sort in memory, foreign keys are checked with
     in-memory hash joins, and commits do not wait for the disk (the swap only happens after the
-    load has finished and the server has the data; a crash before simply drops the copy)."""
+    load has finished and the server has the data; a crash before simply drops the copy). With
+    several jobs, each index is built by one process: the jobs already keep the cores busy, and
+    parallel workers would only add their merge (measured: 4.6 s instead of 5.0 s of index
+    builds for 1.25 GB on 2 jobs, 2 cores)."""
     memory = settings.restore_memory_mb(env, jobs)
-    return f"-c maintenance_work_mem={memory}MB -c work_mem={max(4, memory // 4)}MB -c synchronous_commit=off"
+    options = f"-c maintenance_work_mem={memory}MB -c work_mem={max(4, memory // 4)}MB -c synchronous_commit=off"
+    return options + (" -c max_parallel_maintenance_workers=0" if jobs > 1 else "")
 
 
 def load(env, runner, source, mount, inside, side, role, jobs):

@@ -82,6 +82,21 @@ def test_publish_refuses_a_damaged_temp_set_and_an_existing_name(tmp_path, env):
     assert manifest.verify(path)
 
 
+def test_a_restore_may_leave_the_files_of_a_set_to_check_while_it_loads(tmp_path, env):
+    path = make_set(tmp_path, env)
+    with open(path / "db" / "3001.dat.zst", "r+b") as handle:
+        handle.write(b"y")
+    with pytest.raises(DfrError, match="3001.dat.zst does not match its SHA-256"):
+        formats.detect(path)
+    source = formats.detect(path, check_set=False)     # the manifest only: read and checked
+    assert (source.kind, source.checked, source.major_version) == ("set", False, "18.0")
+    with pytest.raises(DfrError, match="is damaged: db/3001.dat.zst does not match its SHA-256"):
+        manifest.check(source.path, source.manifest)
+    (path / manifest.NAME).write_text("{}")
+    with pytest.raises(DfrError, match="not a dfr-backup manifest"):
+        formats.detect(path, check_set=False)
+
+
 def test_manifest_not_ours(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"odoo_dump": "1"}))
     with pytest.raises(DfrError, match="not a dfr-backup manifest"):
