@@ -84,11 +84,11 @@ def health_probe(cid):
     return None
 
 
-def _probe_passes(cid, probes, key):
+def _probe_passes(cid, probes):
     """Run the container's own health check now (looked up once per container)."""
-    if key not in probes:
-        probes[key] = health_probe(cid)
-    probe = probes[key]
+    if cid not in probes:
+        probes[cid] = health_probe(cid)
+    probe = probes[cid]
     if not probe:
         return False
     try:
@@ -133,7 +133,7 @@ def wait_healthy(env, services, timeout, what="", check=True, probe=False):
                                f"`invoke logs --env={env.name} --service={name}`")
             elif row["health"] == "healthy" or (row["state"] == "running" and not row["health"]):
                 continue   # healthy, or running without a health check
-            elif row["state"] != "running" or not probe or not _probe_passes(row["id"], probes, row["id"]):
+            elif row["state"] != "running" or not probe or not _probe_passes(row["id"], probes):
                 ready = False
         if ready:
             return True

@@ -111,9 +111,8 @@ def safe_or_none(name):
 def attachment_lines(args):
     """The "store_fname<TAB>sha1" lines to check: database --db's rows (None when it has no
     attachment table), else stdin's."""
-    db = getattr(args, "db", None)     # callers in-process may pass no --db at all
-    if db:
-        return attachment_rows(db)
+    if args.db:
+        return attachment_rows(args.db)
     return [line.rstrip("\n") for line in sys.stdin]
 
 

@@ -83,7 +83,7 @@ def test_link_files_takes_only_files_with_the_row_sha1(tmp_path, monkeypatch, ca
     gone = hashlib.sha1(b"gone").hexdigest()
     rows += [f"{gone[:2]}/{gone}\t{gone}", rows[0], "../escape\tx"]        # missing, shared, unsafe
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(rows) + "\n"))
-    filestore.cmd_link_files(SimpleNamespace(source=str(live), dest=str(dest)))
+    filestore.cmd_link_files(SimpleNamespace(source=str(live), dest=str(dest), db=None))
     result = json.loads(capsys.readouterr().out)
     assert result == {"linked": 1, "missing": [rows[2].split("\t")[0], "../escape"],
                       "mismatched": [rows[1].split("\t")[0]]}
